@@ -7,6 +7,16 @@ using System.Runtime.InteropServices;
 
 namespace Sysstream.Events;
 
+[System.Flags]
+public enum EventFlags : uint
+{
+    Sock = 1,
+    PeerFromArgs = 2,
+    LocalFromArgs = 4,
+    Seq = 8,
+    Truncated = 16,
+}
+
 public enum EventType : uint
 {
     Syscall = 1,
@@ -14,10 +24,17 @@ public enum EventType : uint
     Lost = 3,
 }
 
-public enum Phase : uint
+[System.Flags]
+public enum FilterFlags : uint
 {
-    Enter = 0,
-    Exit = 1,
+    Pid = 1,
+    Comm = 2,
+    Uid = 4,
+    Port = 8,
+    Addr = 16,
+    Family = 32,
+    Proto = 64,
+    Cgroup = 128,
 }
 
 public enum Func : uint
@@ -47,27 +64,10 @@ public enum Func : uint
     Count = 22,
 }
 
-[System.Flags]
-public enum EventFlags : uint
+public enum Phase : uint
 {
-    Sock = 1,
-    PeerFromArgs = 2,
-    LocalFromArgs = 4,
-    Seq = 8,
-    Truncated = 16,
-}
-
-[System.Flags]
-public enum FilterFlags : uint
-{
-    Pid = 1,
-    Comm = 2,
-    Uid = 4,
-    Port = 8,
-    Addr = 16,
-    Family = 32,
-    Proto = 64,
-    Cgroup = 128,
+    Enter = 0,
+    Exit = 1,
 }
 
 [System.Flags]
@@ -75,6 +75,16 @@ public enum PidFlags : uint
 {
     Traced = 1,
     FollowChildren = 2,
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 24)]
+public unsafe partial struct LostEvent
+{
+    [FieldOffset(0)] public ushort Type;
+    [FieldOffset(2)] public ushort _pad0;
+    [FieldOffset(4)] public uint Cpu;
+    [FieldOffset(8)] public ulong TsNs;
+    [FieldOffset(16)] public ulong Count;
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 56)]
@@ -91,6 +101,15 @@ public unsafe partial struct Sock
     [FieldOffset(50)] public byte State;
     [FieldOffset(51)] public byte _pad0;
     [FieldOffset(52)] public uint Seq;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+public unsafe partial struct Stats
+{
+    [FieldOffset(0)] public ulong Events;
+    [FieldOffset(8)] public ulong Lost;
+    [FieldOffset(16)] public ulong Unreported;
+    [FieldOffset(24)] public ulong Matched;
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 176)]
@@ -119,13 +138,6 @@ public unsafe partial struct SyscallEvent
     [FieldOffset(160)] public fixed byte Pcomm[16];
 }
 
-[StructLayout(LayoutKind.Explicit, Size = 216)]
-public unsafe partial struct UnixPaths
-{
-    [FieldOffset(0)] public fixed byte Local[108];
-    [FieldOffset(108)] public fixed byte Remote[108];
-}
-
 [StructLayout(LayoutKind.Explicit, Size = 392)]
 public unsafe partial struct SyscallEventUnix
 {
@@ -133,21 +145,9 @@ public unsafe partial struct SyscallEventUnix
     [FieldOffset(176)] public UnixPaths Paths;
 }
 
-[StructLayout(LayoutKind.Explicit, Size = 24)]
-public unsafe partial struct LostEvent
+[StructLayout(LayoutKind.Explicit, Size = 216)]
+public unsafe partial struct UnixPaths
 {
-    [FieldOffset(0)] public ushort Type;
-    [FieldOffset(2)] public ushort _pad0;
-    [FieldOffset(4)] public uint Cpu;
-    [FieldOffset(8)] public ulong TsNs;
-    [FieldOffset(16)] public ulong Count;
-}
-
-[StructLayout(LayoutKind.Explicit, Size = 32)]
-public unsafe partial struct Stats
-{
-    [FieldOffset(0)] public ulong Events;
-    [FieldOffset(8)] public ulong Lost;
-    [FieldOffset(16)] public ulong Unreported;
-    [FieldOffset(24)] public ulong Matched;
+    [FieldOffset(0)] public fixed byte Local[108];
+    [FieldOffset(108)] public fixed byte Remote[108];
 }

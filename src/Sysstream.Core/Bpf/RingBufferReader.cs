@@ -1,0 +1,183 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Sysstream.Events;
+using Sysstream.Interop;
+
+namespace Sysstream.Bpf;
+
+/// <summary>
+/// Reads the ring buffer on one dedicated thread: libbpf hands each record as a pointer into the
+/// shared mapping, the record is copied into the reorder buffer as the fixed struct it is (no
+/// object per event), and records older than the reorder window go to the sink in timestamp order.
+/// Stopping detaches the programs first, then drains everything still buffered: nothing is lost.
+/// </summary>
+public sealed unsafe class RingBufferReader : IDisposable
+{
+    private readonly TraceSession _session;
+    private readonly IEventSink _sink;
+    private readonly ReorderBuffer _reorder = new();
+    private readonly RingBufferHandle _rb;
+    private readonly Thread _thread;
+    private GCHandle _self;
+    private volatile bool _stop;
+    private Exception? _failure;
+
+    /// <summary>How long a record is held for ordering, against the monotonic clock.</summary>
+    public ulong ReorderWindowNs { get; init; } = 20_000_000;
+    /// <summary>Poll timeout: with batched wake-ups this is how often the buffer is drained at low load.</summary>
+    public int PollIntervalMs { get; init; } = 10;
+
+    public long Records { get; private set; }
+    public long Malformed { get; private set; }
+    public long LostReported { get; private set; }
+    public long Wakeups { get; private set; }
+    /// <summary>Records delivered per CPU (index: CPU number).</summary>
+    public long[] PerCpu { get; } = new long[Math.Max(1, Libbpf.libbpf_num_possible_cpus())];
+    public long LateRecords => _reorder.LateRecords;
+
+    /// <summary>Set when the reader thread stopped on an error; rethrown by <see cref="Join"/>.</summary>
+    public Exception? Failure => _failure;
+
+    public RingBufferReader(TraceSession session, IEventSink sink)
+    {
+        _session = session;
+        _sink = sink;
+        _self = GCHandle.Alloc(this);
+        nint rb = Libbpf.ring_buffer__new(session.RingBufferFd, &OnRecord, (void*)GCHandle.ToIntPtr(_self), null);
+        if (rb == 0)
+        {
+            _self.Free();
+            throw SysstreamException.FromErrno("opening the ring buffer", Marshal.GetLastPInvokeError());
+        }
+        _rb = new RingBufferHandle(rb);
+        _thread = new Thread(Run) { Name = "sysstream-ringbuf", IsBackground = true };
+    }
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Asks the reader to detach, drain and stop; returns at once.</summary>
+    public void RequestStop() => _stop = true;
+
+    /// <summary>Waits until the reader has drained everything and stopped.</summary>
+    public void Join()
+    {
+        _thread.Join();
+        if (_failure is not null)
+            throw _failure is SysstreamException ? _failure : new SysstreamException($"reading events failed: {_failure.Message}", ExitCodes.Software, inner: _failure);
+    }
+
+    private void Run()
+    {
+        nint rb = _rb.DangerousGetHandle();
+        try
+        {
+            while (!_stop && _failure is null)
+            {
+                int n = Libbpf.ring_buffer__poll(rb, PollIntervalMs);
+                if (n > 0)
+                    Wakeups++;
+                // Without a wake-up, poll sees nothing: drain on every tick.
+                Libbpf.ring_buffer__consume(rb);
+                ulong now = (ulong)Libc.ClockGettimeNs(Libc.CLOCK_MONOTONIC);
+                if (now > ReorderWindowNs)
+                    _reorder.Release(now - ReorderWindowNs, _sink);
+                _sink.Flush();
+            }
+            // Detach so no new records come, then drain what the kernel already wrote.
+            _session.Detach();
+            while (Libbpf.ring_buffer__consume(rb) > 0)
+            {
+            }
+            _reorder.ReleaseAll(_sink);
+            ReportUnannouncedLoss();
+            _sink.Flush();
+        }
+        catch (Exception ex)
+        {
+            _failure ??= ex;
+        }
+    }
+
+    /// <summary>Losses not followed by any later record on their CPU are announced at the end.</summary>
+    private void ReportUnannouncedLoss()
+    {
+        Stats[] stats = _session.ReadStats();
+        ulong now = (ulong)Libc.ClockGettimeNs(Libc.CLOCK_MONOTONIC);
+        for (int cpu = 0; cpu < stats.Length; cpu++)
+        {
+            if (stats[cpu].Unreported == 0)
+                continue;
+            var lost = new LostEvent { Type = (ushort)EventType.Lost, Cpu = (uint)cpu, TsNs = now, Count = stats[cpu].Unreported };
+            LostReported += (long)lost.Count;
+            _sink.OnLost(in lost);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnRecord(void* ctx, void* data, nuint size)
+    {
+        var reader = (RingBufferReader)GCHandle.FromIntPtr((nint)ctx).Target!;
+        try
+        {
+            reader.Accept(new ReadOnlySpan<byte>(data, (int)size));
+            return 0;
+        }
+        catch (Exception ex)
+        {
+            reader._failure ??= ex;
+            return -1;
+        }
+    }
+
+    /// <summary>Decodes one record (also used by tests and benchmarks on recorded bytes).</summary>
+    internal void Accept(ReadOnlySpan<byte> record)
+    {
+        if (record.Length < 2)
+        {
+            Malformed++;
+            return;
+        }
+        switch ((EventType)MemoryMarshal.Read<ushort>(record))
+        {
+            case EventType.Syscall when record.Length >= sizeof(SyscallEvent):
+            {
+                ref readonly SyscallEvent ev = ref MemoryMarshal.AsRef<SyscallEvent>(record);
+                Count(ev.Cpu);
+                _reorder.AddSyscall(in ev);
+                break;
+            }
+            case EventType.SyscallUnix when record.Length >= sizeof(SyscallEventUnix):
+            {
+                ref readonly SyscallEventUnix ev = ref MemoryMarshal.AsRef<SyscallEventUnix>(record);
+                Count(ev.Ev.Cpu);
+                _reorder.AddSyscallUnix(in ev);
+                break;
+            }
+            case EventType.Lost when record.Length >= sizeof(LostEvent):
+            {
+                ref readonly LostEvent lost = ref MemoryMarshal.AsRef<LostEvent>(record);
+                LostReported += (long)lost.Count;
+                _reorder.AddLost(in lost);
+                break;
+            }
+            default:
+                Malformed++;
+                break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(uint cpu)
+    {
+        Records++;
+        if (cpu < (uint)PerCpu.Length)
+            PerCpu[cpu]++;
+    }
+
+    public void Dispose()
+    {
+        _rb.Dispose();
+        if (_self.IsAllocated)
+            _self.Free();
+    }
+}

@@ -1,0 +1,128 @@
+using System.Runtime.CompilerServices;
+
+namespace Sysstream.Events;
+
+/// <summary>
+/// Puts events from all CPUs into timestamp order. The one ring buffer is shared by all CPUs, so
+/// records are nearly ordered already: a record's timestamp is taken a little before it is
+/// written, and another CPU may write in between. Records are held until they are older than the
+/// window (measured against the monotonic clock when the reader drains), then released in order.
+/// Storage is preallocated and only grows; nothing is allocated per event.
+/// </summary>
+public sealed class ReorderBuffer
+{
+    private struct Slot
+    {
+        public SyscallEventUnix Record;  // for lost records, the LostEvent is stored in its first bytes
+        public EventType Kind;
+    }
+
+    private Slot[] _ring;
+    private int _head, _count;
+    private ulong _lastReleased;
+
+    /// <summary>Records that arrived after newer ones had been released; released with their
+    /// timestamp raised to the last one shown, so the output never goes backwards.</summary>
+    public long LateRecords { get; private set; }
+
+    public int Count => _count;
+
+    public ReorderBuffer(int initialCapacity = 4096)
+    {
+        _ring = new Slot[Math.Max(16, initialCapacity)];
+    }
+
+    public void AddSyscall(in SyscallEvent ev) => Insert(ev.TsNs, EventType.Syscall).Record.Ev = ev;
+
+    public void AddSyscallUnix(in SyscallEventUnix ev) => Insert(ev.Ev.TsNs, EventType.SyscallUnix).Record = ev;
+
+    public void AddLost(in LostEvent lost) =>
+        Unsafe.As<SyscallEventUnix, LostEvent>(ref Insert(lost.TsNs, EventType.Lost).Record) = lost;
+
+    private ref Slot Insert(ulong ts, EventType kind)
+    {
+        if (_count == _ring.Length)
+            Grow();
+        int pos = _count;
+        // Walk back from the tail past newer records: rarely more than a step or two.
+        while (pos > 0 && TsAt(pos - 1) > ts)
+        {
+            At(pos) = At(pos - 1);
+            pos--;
+        }
+        _count++;
+        ref Slot slot = ref At(pos);
+        slot.Kind = kind;
+        return ref slot;
+    }
+
+    /// <summary>Releases, in order, every record at or before <paramref name="upToNs"/>.</summary>
+    public void Release(ulong upToNs, IEventSink sink)
+    {
+        while (_count > 0)
+        {
+            ref Slot slot = ref _ring[_head];
+            ulong ts = TsOf(ref slot);
+            if (ts > upToNs)
+                break;
+            if (ts < _lastReleased)
+            {
+                LateRecords++;
+                SetTs(ref slot, _lastReleased);
+            }
+            else
+            {
+                _lastReleased = ts;
+            }
+            switch (slot.Kind)
+            {
+                case EventType.Syscall:
+                    sink.OnSyscall(in slot.Record.Ev, in slot.Record.Paths, hasUnixPaths: false);
+                    break;
+                case EventType.SyscallUnix:
+                    sink.OnSyscall(in slot.Record.Ev, in slot.Record.Paths, hasUnixPaths: true);
+                    break;
+                case EventType.Lost:
+                    sink.OnLost(in Unsafe.As<SyscallEventUnix, LostEvent>(ref slot.Record));
+                    break;
+            }
+            _head = _head + 1 == _ring.Length ? 0 : _head + 1;
+            _count--;
+        }
+    }
+
+    /// <summary>Releases everything held (at the end of a trace).</summary>
+    public void ReleaseAll(IEventSink sink) => Release(ulong.MaxValue, sink);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref Slot At(int i)
+    {
+        int idx = _head + i;
+        if (idx >= _ring.Length)
+            idx -= _ring.Length;
+        return ref _ring[idx];
+    }
+
+    private ulong TsAt(int i) => TsOf(ref At(i));
+
+    private static ulong TsOf(ref Slot s) =>
+        s.Kind == EventType.Lost ? Unsafe.As<SyscallEventUnix, LostEvent>(ref s.Record).TsNs : s.Record.Ev.TsNs;
+
+    private static void SetTs(ref Slot s, ulong ts)
+    {
+        if (s.Kind == EventType.Lost)
+            Unsafe.As<SyscallEventUnix, LostEvent>(ref s.Record).TsNs = ts;
+        else
+            s.Record.Ev.TsNs = ts;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Grow()
+    {
+        var bigger = new Slot[_ring.Length * 2];
+        for (int i = 0; i < _count; i++)
+            bigger[i] = At(i);
+        _ring = bigger;
+        _head = 0;
+    }
+}

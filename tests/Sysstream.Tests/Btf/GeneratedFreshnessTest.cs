@@ -1,0 +1,18 @@
+using Sysstream.Btf;
+
+namespace Sysstream.Tests.Btf;
+
+public class GeneratedFreshnessTest
+{
+    [Fact]
+    public void GeneratedCs_IsWhatTheEmbeddedObjectGives()
+    {
+        string path = Path.Combine(BtfTestData.RepositoryRoot(), "src", "Sysstream.Core", "Events", "Generated.cs");
+        string committed = File.ReadAllText(path).ReplaceLineEndings("\n");
+
+        string emitted = CSharpStructEmitter.Emit(BtfReader.ReadElf(BtfTestData.EmbeddedObject));
+
+        // On a difference: run `make -C bpf` (it regenerates Generated.cs from the object).
+        Assert.Equal(committed, emitted);
+    }
+}
