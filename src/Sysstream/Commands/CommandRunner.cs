@@ -9,10 +9,16 @@ namespace Sysstream.Cli.Commands;
 /// </summary>
 public static class CommandRunner
 {
+    /// <summary>What followed <c>--</c> on the command line: a command for trace/capture to run.</summary>
+    public static string[] Tail { get; private set; } = [];
+
     public static async Task<int> RunAsync(RootCommand root, string[] args, TextWriter? stderr = null)
     {
         stderr ??= Console.Error;
-        ParseResult parse = root.Parse(args);
+        // Everything after "--" is a command to run, never options or arguments of ours.
+        int dashes = Array.IndexOf(args, "--");
+        Tail = dashes < 0 ? [] : args[(dashes + 1)..];
+        ParseResult parse = root.Parse(dashes < 0 ? args : args[..dashes]);
         if (parse.Errors.Count > 0)
         {
             string command = parse.CommandResult.Command == root ? "sysstream" : $"sysstream {parse.CommandResult.Command.Name}";

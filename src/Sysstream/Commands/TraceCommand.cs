@@ -23,20 +23,14 @@ internal static class TraceCommand
             DefaultValueFactory = _ => TraceOptions.DefaultRingBufferBytes,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages to stderr" };
-        var command = new Argument<string[]>("command")
-        {
-            Description = "After --: a command to run and trace, with its descendants",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-
-        var cmd = new Command("trace", "Stream every network system call (entry and return) with pid, user, socket and addresses");
+        var cmd = new Command("trace", "Stream every network system call (entry and return) with pid, user, socket and addresses. "
+            + "`sysstream trace [options] -- CMD ARGS...` runs CMD and traces it and its descendants only.");
         filters.AddTo(cmd);
         cmd.Options.Add(output);
         cmd.Options.Add(noEnter);
         cmd.Options.Add(duration);
         cmd.Options.Add(ringBuffer);
         cmd.Options.Add(verbose);
-        cmd.Arguments.Add(command);
         cmd.SetAction((parse, ct) =>
         {
             var options = new TraceOptions
@@ -45,9 +39,9 @@ internal static class TraceCommand
                 NoEnter = parse.GetValue(noEnter),
                 RingBufferBytes = parse.GetValue(ringBuffer),
                 Verbose = parse.GetValue(verbose),
-                FollowChildren = parse.GetValue(command) is { Length: > 0 },
+                FollowChildren = CommandRunner.Tail.Length > 0,
             };
-            return RunAsync(options, parse.GetValue(output) == "json", parse.GetValue(duration), parse.GetValue(command) ?? [], ct);
+            return RunAsync(options, parse.GetValue(output) == "json", parse.GetValue(duration), CommandRunner.Tail, ct);
         });
         return cmd;
     }
