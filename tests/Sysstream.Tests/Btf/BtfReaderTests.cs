@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sysstream.Btf;
+using Xunit;
 
 namespace Sysstream.Tests.Btf;
 
@@ -69,8 +70,8 @@ public class BtfReaderTests
         int vol = b.Raw(0, BtfKind.Volatile, 0, false, (uint)td);                 // 9
         int cst = b.Const(vol);                                                   // 10
         int res = b.Raw(0, BtfKind.Restrict, 0, false, (uint)ptr);                // 11
-        int proto = b.Raw(0, BtfKind.FuncProto, 2, false, (uint)i32, b.Str("p"), (uint)i32, 0, 0); // 12
-        int fn = b.Raw(b.Str("fn"), BtfKind.Func, 1, false, (uint)proto);         // 13
+        int fn = b.Raw(b.Str("fn"), BtfKind.Func, 1, false, 13);                  // 12, refers forward
+        int proto = b.Raw(0, BtfKind.FuncProto, 2, false, (uint)i32, b.Str("p"), (uint)i32, 0, 0); // 13
         int var = b.Raw(b.Str("v"), BtfKind.Var, 0, false, (uint)cst, 1);         // 14
         int sec = b.Raw(b.Str(".data"), BtfKind.Datasec, 1, false, 4, (uint)var, 0, 4); // 15
         int flt = b.Raw(b.Str("double"), BtfKind.Float, 0, false, 8);             // 16

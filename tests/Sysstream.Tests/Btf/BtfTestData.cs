@@ -1,4 +1,5 @@
 using Sysstream.Btf;
+using Xunit;
 
 namespace Sysstream.Tests.Btf;
 

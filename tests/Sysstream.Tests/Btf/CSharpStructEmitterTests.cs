@@ -1,4 +1,5 @@
 using Sysstream.Btf;
+using Xunit;
 
 namespace Sysstream.Tests.Btf;
 
@@ -121,6 +122,9 @@ public class CSharpStructEmitterTests
         data.Add("does not fit 1 bytes", Build((b, u32) => b.Enum("ss_e", 1, false, ("SS_E_BIG", 300))));
         data.Add("no struct or enum", Build((b, u32) => b.Struct("other", 4, ("v", u32, 0, 0))));
         data.Add("16-byte integers", Build((b, u32) => b.Struct("ss_x", 16, ("v", b.Int("__int128", 16), 0, 0))));
+        data.Add("does not give a C# identifier", Build((b, u32) => b.Enum("ss_e", 4, false, ("", 1))));
+        data.Add("does not give a C# identifier", Build((b, u32) => b.Struct("ss_x", 4, ("a-b", u32, 0, 0))));
+        data.Add("has no C# integer type", Build((b, u32) => b.Enum("ss_e", 3, false, ("SS_E_A", 1))));
         data.Add("anonymous members", Build((b, u32) => b.Struct("ss_x", 4, ("", u32, 0, 0))));
         return data;
     }

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Sysstream.Btf;
+using Xunit;
 
 namespace Sysstream.Tests.Btf;
 

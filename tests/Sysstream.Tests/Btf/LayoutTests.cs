@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sysstream.Btf;
+using Xunit;
 using Sysstream.Events;
 
 namespace Sysstream.Tests.Btf;
