@@ -140,12 +140,11 @@ struct ss_lost_event {
 	__u64 count;      /* records dropped on this CPU since the last lost record */
 };
 
-/* Per-CPU counters (ss_stats map). */
+/* Per-CPU counters of one object's ring buffer (its ss_stats map). */
 struct ss_stats {
 	__u64 events;     /* records written */
 	__u64 lost;       /* records dropped: ring buffer full */
 	__u64 unreported; /* dropped and not yet announced by an ss_lost_event */
-	__u64 matched;    /* system calls that passed the filters (enter or exit) */
 };
 
 #endif /* SYSSTREAM_H */

@@ -7,33 +7,15 @@
  * kernel with BTF offers; kprobes and fentry are not needed. Every system call on
  * the host passes through them, so the syscall number is checked first thing.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_endian.h>
-#include "sysstream.h"
+#include "common.bpf.h"
+#include "filter.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define PF_KTHREAD 0x00200000
-#define MAX_IOV 8   /* iovec entries summed for req_bytes; more sets SS_EF_TRUNCATED */
 #define MAX_MMSG 16 /* mmsghdr entries summed at s/recvmmsg exit */
 
 /* Run-time knobs, set by user space before load. */
-const volatile __u32 ss_filter_flags = 0;
-const volatile __u32 ss_filter_uid = 0;
-const volatile __u16 ss_filter_family = 0;
-const volatile __u16 ss_filter_proto = 0;
-const volatile __u32 ss_self_pid = 0;
 const volatile bool ss_no_enter = false;
-const volatile __u64 ss_wakeup_bytes = 256 * 1024;
 
 /* Keep the record types in BTF so user space can generate its structs from them. */
 const struct ss_syscall_event_unix *ss_unused_event __attribute__((unused));
@@ -45,18 +27,6 @@ const enum ss_func *ss_unused_func __attribute__((unused));
 const enum ss_event_flags *ss_unused_eflags __attribute__((unused));
 const enum ss_filter_flags *ss_unused_fflags __attribute__((unused));
 const enum ss_pid_flags *ss_unused_pflags __attribute__((unused));
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024); /* user space may resize before load */
-} ss_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ss_stats);
-} ss_stats SEC(".maps");
 
 /* One record under construction per CPU: too large for the 512-byte stack. */
 struct {
@@ -96,42 +66,6 @@ struct {
 	__type(value, struct trace_inflight);
 } ss_inflight_scratch SEC(".maps");
 
-/* Filters. Kinds are ANDed, entries within a kind ORed. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);   /* tgid */
-	__type(value, __u8);  /* ss_pid_flags */
-} ss_pids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, char[SS_COMM_LEN]);
-	__type(value, __u8);
-} ss_comms SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u16);   /* host order */
-	__type(value, __u8);
-} ss_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u8[16]); /* IPv4 as ::ffff:a.b.c.d */
-	__type(value, __u8);
-} ss_addrs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} ss_cgroup SEC(".maps");
-
 /* ---------------------------------------------------------------- helpers */
 
 /* x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
@@ -170,257 +104,6 @@ static __always_inline bool ss_needs_socket_fd(__u8 func)
 	return func == SS_FUNC_READ || func == SS_FUNC_WRITE || func == SS_FUNC_READV ||
 	       func == SS_FUNC_WRITEV || func == SS_FUNC_CLOSE || func == SS_FUNC_SENDFILE ||
 	       func == SS_FUNC_SPLICE;
-}
-
-static __always_inline bool ss_is_send(__u8 func)
-{
-	return func == SS_FUNC_SENDTO || func == SS_FUNC_SENDMSG || func == SS_FUNC_SENDMMSG ||
-	       func == SS_FUNC_WRITE || func == SS_FUNC_WRITEV || func == SS_FUNC_SENDFILE;
-}
-
-static __always_inline bool ss_is_recv(__u8 func)
-{
-	return func == SS_FUNC_RECVFROM || func == SS_FUNC_RECVMSG || func == SS_FUNC_RECVMMSG ||
-	       func == SS_FUNC_READ || func == SS_FUNC_READV;
-}
-
-static __always_inline struct socket *ss_socket_of_fd(struct task_struct *task, long fd)
-{
-	struct file *f = NULL;
-	struct file **fds;
-	struct fdtable *fdt;
-	unsigned int max;
-	umode_t mode;
-
-	if (fd < 0)
-		return NULL;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
-		return NULL;
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max)
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	/* fd is bounded by max_fds above; the array is read, not walked as BTF. */
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return (struct socket *)BPF_CORE_READ(f, private_data);
-}
-
-static __always_inline void ss_v4_mapped(__u8 out[16], __u32 be_addr)
-{
-	__builtin_memset(out, 0, 10);
-	out[10] = 0xff;
-	out[11] = 0xff;
-	__builtin_memcpy(&out[12], &be_addr, 4);
-}
-
-static __always_inline void ss_unix_path_of(struct sock *sk, char *out)
-{
-	struct unix_address *ua;
-	int len;
-
-	if (!sk)
-		return;
-	ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
-	if (!ua)
-		return;
-	len = BPF_CORE_READ(ua, len) - 2; /* minus sun_family */
-	if (len <= 0)
-		return;
-	if (len > SS_UNIX_PATH_LEN)
-		len = SS_UNIX_PATH_LEN;
-	bpf_probe_read_kernel(out, len & (SS_UNIX_PATH_LEN * 2 - 1), &ua->name[0].sun_path);
-}
-
-/* Reads the socket's facts now: never from a map filled at socket(), so sockets
- * older than the tracer resolve like new ones. Returns true for AF_UNIX. */
-static __always_inline bool ss_read_sock(struct socket *sock, struct ss_sock *out,
-					 struct ss_unix_paths *paths, __u32 *flags, __u8 func)
-{
-	struct sock *sk;
-
-	if (!sock)
-		return false;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return false;
-	*flags |= SS_EF_SOCK;
-	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	out->type = BPF_CORE_READ(sk, sk_type);
-	out->protocol = BPF_CORE_READ(sk, sk_protocol);
-	out->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	out->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	if (out->family == AF_INET) {
-		ss_v4_mapped(out->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		ss_v4_mapped(out->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
-	} else if (out->family == AF_INET6) {
-		BPF_CORE_READ_INTO(out->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(out->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	} else if (out->family == AF_UNIX) {
-		ss_unix_path_of(sk, paths->local);
-		ss_unix_path_of(BPF_CORE_READ((struct unix_sock *)sk, peer), paths->remote);
-		return true;
-	}
-	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	out->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (out->protocol == IPPROTO_TCP) {
-		struct tcp_sock *tp = (struct tcp_sock *)sk;
-		if (ss_is_send(func)) {
-			out->seq = BPF_CORE_READ(tp, write_seq);
-			*flags |= SS_EF_SEQ;
-		} else if (ss_is_recv(func)) {
-			out->seq = BPF_CORE_READ(tp, copied_seq);
-			*flags |= SS_EF_SEQ;
-		}
-	}
-	return false;
-}
-
-/* Decodes a user sockaddr into an address/port pair (or a unix path).
- * Returns the family read, 0 if nothing usable. */
-static __always_inline __u16 ss_read_sockaddr(const void *uaddr, long len, __u8 addr[16],
-					      __u16 *port, char *path)
-{
-	struct sockaddr_in6 sa = {};
-	__u16 family = 0;
-
-	if (!uaddr || len < 2)
-		return 0;
-	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
-		return 0;
-	if (family == AF_INET && len >= (long)sizeof(struct sockaddr_in)) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&sa;
-		if (bpf_probe_read_user(in, sizeof(*in), uaddr))
-			return 0;
-		ss_v4_mapped(addr, in->sin_addr.s_addr);
-		*port = bpf_ntohs(in->sin_port);
-		return family;
-	}
-	if (family == AF_INET6 && len >= (long)sizeof(struct sockaddr_in6)) {
-		if (bpf_probe_read_user(&sa, sizeof(sa), uaddr))
-			return 0;
-		__builtin_memcpy(addr, sa.sin6_addr.in6_u.u6_addr8, 16);
-		*port = bpf_ntohs(sa.sin6_port);
-		return family;
-	}
-	if (family == AF_UNIX) {
-		long n = len - 2;
-		if (n <= 0)
-			return family;
-		if (n > SS_UNIX_PATH_LEN)
-			n = SS_UNIX_PATH_LEN;
-		bpf_probe_read_user(path, n & (SS_UNIX_PATH_LEN * 2 - 1), (const char *)uaddr + 2);
-		return family;
-	}
-	return 0;
-}
-
-static __always_inline __u64 ss_iov_sum(const struct iovec *iov, __u64 cnt, __u32 *flags)
-{
-	__u64 sum = 0;
-
-	if (!iov)
-		return 0;
-	if (cnt > MAX_IOV)
-		*flags |= SS_EF_TRUNCATED;
-	for (int i = 0; i < MAX_IOV; i++) {
-		struct iovec v;
-		if (i >= cnt)
-			break;
-		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
-			break;
-		sum += v.iov_len;
-	}
-	return sum;
-}
-
-static __always_inline bool ss_proc_match(__u32 tgid, __u32 uid)
-{
-	if (tgid == ss_self_pid)
-		return false;
-	if ((ss_filter_flags & SS_FILTER_PID) && !bpf_map_lookup_elem(&ss_pids, &tgid))
-		return false;
-	if ((ss_filter_flags & SS_FILTER_UID) && uid != ss_filter_uid)
-		return false;
-	if (ss_filter_flags & SS_FILTER_COMM) {
-		char comm[SS_COMM_LEN] = {};
-		bpf_get_current_comm(comm, sizeof(comm));
-		if (!bpf_map_lookup_elem(&ss_comms, comm))
-			return false;
-	}
-	if ((ss_filter_flags & SS_FILTER_CGROUP) && bpf_current_task_under_cgroup(&ss_cgroup, 0) != 1)
-		return false;
-	return true;
-}
-
-static __always_inline bool ss_sock_match(const struct ss_sock *sk)
-{
-	if ((ss_filter_flags & SS_FILTER_FAMILY) && sk->family != ss_filter_family)
-		return false;
-	if ((ss_filter_flags & SS_FILTER_PROTO) && sk->protocol != ss_filter_proto)
-		return false;
-	if (ss_filter_flags & SS_FILTER_PORT) {
-		__u16 l = sk->lport, r = sk->rport;
-		if (!bpf_map_lookup_elem(&ss_ports, &l) && !bpf_map_lookup_elem(&ss_ports, &r))
-			return false;
-	}
-	if (ss_filter_flags & SS_FILTER_ADDR) {
-		if (!bpf_map_lookup_elem(&ss_addrs, sk->laddr) &&
-		    !bpf_map_lookup_elem(&ss_addrs, sk->raddr))
-			return false;
-	}
-	return true;
-}
-
-/* Writes one record; batches wake-ups: the reader is woken only once enough bytes
- * are pending and otherwise drains the buffer on its own poll timer. */
-static __always_inline void ss_output(void *data, __u64 size, __u64 now, __u32 cpu)
-{
-	__u32 zero = 0;
-	struct ss_stats *st = bpf_map_lookup_elem(&ss_stats, &zero);
-	__u64 flags;
-
-	if (!st)
-		return;
-	if (st->unreported) {
-		struct ss_lost_event lost = {
-			.type = SS_EVENT_LOST,
-			.cpu = cpu,
-			.ts_ns = now,
-			.count = st->unreported,
-		};
-		if (bpf_ringbuf_output(&ss_events, &lost, sizeof(lost), BPF_RB_NO_WAKEUP) == 0)
-			st->unreported = 0;
-	}
-	flags = bpf_ringbuf_query(&ss_events, BPF_RB_AVAIL_DATA) + size >= ss_wakeup_bytes ?
-			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&ss_events, data, size, flags) == 0) {
-		st->events++;
-	} else {
-		st->lost++;
-		st->unreported++;
-	}
-}
-
-static __always_inline void ss_fill_task(struct ss_syscall_event *e, struct task_struct *task,
-					 __u64 pid_tgid, __u64 uid_gid)
-{
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->uid = (__u32)uid_gid;
-	e->gid = uid_gid >> 32;
-	e->ppid = BPF_CORE_READ(parent, tgid);
-	BPF_CORE_READ_STR_INTO(&e->pcomm, parent, comm);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 }
 
 static __always_inline void ss_emit(struct ss_syscall_event_unix *rec, bool is_unix, __u64 now)
@@ -813,37 +496,5 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ss_sock_recv, struct sock *sk, int ret, int flags)
 {
 	bpf_get_socket_cookie(sk);
-	return 0;
-}
-
-/* With a process filter that follows children (`trace -- CMD`): new processes of
- * traced parents are traced too. Threads share the tgid and need nothing. */
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(ss_fork, struct task_struct *parent, struct task_struct *child)
-{
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	__u8 *v, val;
-
-	if (ptgid == ctgid)
-		return 0;
-	v = bpf_map_lookup_elem(&ss_pids, &ptgid);
-	if (!v || !(*v & SS_PID_FOLLOW_CHILDREN))
-		return 0;
-	val = *v;
-	bpf_map_update_elem(&ss_pids, &ctgid, &val, BPF_ANY);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(ss_exit, struct task_struct *p)
-{
-	__u32 tgid = p->tgid;
-
-	if (p->pid != tgid)
-		return 0;
-	/* keep explicitly requested pids: only followed children are forgotten */
-	__u8 *v = bpf_map_lookup_elem(&ss_pids, &tgid);
-	if (v && (*v & SS_PID_FOLLOW_CHILDREN))
-		bpf_map_delete_elem(&ss_pids, &tgid);
 	return 0;
 }

@@ -1,25 +1,34 @@
-// Writes (or with --check, verifies) the C# structs generated from the BTF of the BPF object.
-// Usage: BtfGen <in.bpf.o> <out.cs> [--check]
+// Writes (or with --check, verifies) the C# structs generated from the BTF of the BPF objects.
+// Usage: BtfGen [--check] <out.cs> <in.bpf.o>...
 using Sysstream.Btf;
 
-if (args.Length is < 2 or > 3 || (args.Length == 3 && args[2] != "--check"))
+bool check = args.Length > 0 && args[0] == "--check";
+string[] rest = check ? args[1..] : args;
+if (rest.Length < 2)
 {
-    Console.Error.WriteLine("usage: BtfGen <in.bpf.o> <out.cs> [--check]");
+    Console.Error.WriteLine("usage: BtfGen [--check] <out.cs> <in.bpf.o>...");
     return 2;
 }
 
-string input = args[0];
-string output = args[1];
-bool check = args.Length == 3;
+string output = rest[0];
+string[] inputs = rest[1..];
 
 string text;
+string current = "";
 try
 {
-    text = CSharpStructEmitter.Emit(BtfReader.ReadElf(File.ReadAllBytes(input)));
+    var tables = new List<BtfTypeTable>();
+    foreach (string input in inputs)
+    {
+        current = input;
+        tables.Add(BtfReader.ReadElf(File.ReadAllBytes(input)));
+    }
+    current = string.Join(", ", inputs);
+    text = CSharpStructEmitter.Emit(tables);
 }
 catch (Exception e) when (e is BtfFormatException or BtfMappingException or IOException or UnauthorizedAccessException)
 {
-    Console.Error.WriteLine($"BtfGen: {input}: {e.Message}");
+    Console.Error.WriteLine($"BtfGen: {current}: {e.Message}");
     return 2;
 }
 
@@ -27,8 +36,8 @@ try
 {
     if (check)
     {
-        string current = File.Exists(output) ? File.ReadAllText(output).ReplaceLineEndings("\n") : "";
-        if (current != text)
+        string existing = File.Exists(output) ? File.ReadAllText(output).ReplaceLineEndings("\n") : "";
+        if (existing != text)
         {
             Console.Error.WriteLine($"BtfGen: {output} is stale: run `make -C bpf` (or BtfGen without --check)");
             return 1;

@@ -16,7 +16,7 @@ internal sealed unsafe class BpfObject : IDisposable
     private readonly List<(string Name, BpfLinkHandle Link)> _links = new();
     private bool _loaded;
 
-    public const string ResourceName = "sysstream.bpf.o";
+    public const string TraceObject = "trace.bpf.o";
 
     private BpfObject(BpfObjectHandle obj, byte[] image, GCHandle pin)
     {
@@ -26,8 +26,7 @@ internal sealed unsafe class BpfObject : IDisposable
     }
 
     /// <summary>The bytes of the committed object, embedded in this assembly.</summary>
-    public static byte[] EmbeddedImage() => EmbeddedImage(ResourceName);
-
+    
     /// <summary>The bytes of another committed object embedded in this assembly (e.g. "probe.bpf.o").</summary>
     public static byte[] EmbeddedImage(string resourceName)
     {

@@ -30,7 +30,7 @@ public sealed record TraceOptions
 public sealed class TraceSession : IDisposable
 {
     private readonly BpfObject _obj;
-    private readonly List<int> _cgroupFds = new();
+    private readonly FilterSetup _filters = new();
 
     /// <summary>Hooks attached, as "tp_btf/sys_enter" etc.</summary>
     public IReadOnlyList<string> Attached { get; private set; } = [];
@@ -48,13 +48,13 @@ public sealed class TraceSession : IDisposable
     {
         Preflight.EnsureCanTrace();
         LibbpfLog.Install(options.Verbose);
-        var obj = BpfObject.Open(BpfObject.EmbeddedImage());
+        var obj = BpfObject.Open(BpfObject.EmbeddedImage(BpfObject.TraceObject));
         var session = new TraceSession(obj);
         try
         {
             session.Configure(options);
             obj.Load();
-            session.FillFilterMaps(options.Filter);
+            session._filters.Fill(obj, options.Filter);
             session.Attached = obj.AttachAll();
             return session;
         }
@@ -71,65 +71,12 @@ public sealed class TraceSession : IDisposable
         if (rb < 4096 || (rb & (rb - 1)) != 0)
             throw new SysstreamException($"bad ring buffer size {rb}: use a power of two of at least 4096 bytes", ExitCodes.Usage);
         _obj.SetMaxEntries("ss_events", rb);
-
-        TraceFilter f = o.Filter;
-        FilterFlags flags = 0;
-        if (f.Pids.Count > 0 || o.FollowChildren) flags |= FilterFlags.Pid;
-        if (f.Comms.Count > 0) flags |= FilterFlags.Comm;
-        if (f.Uid is not null) flags |= FilterFlags.Uid;
-        if (f.Ports.Count > 0) flags |= FilterFlags.Port;
-        if (f.Addresses.Count > 0) flags |= FilterFlags.Addr;
-        if (f.Family is not null) flags |= FilterFlags.Family;
-        if (f.Protocol is not null) flags |= FilterFlags.Proto;
-        if (f.CgroupPath is not null) flags |= FilterFlags.Cgroup;
-
-        _obj.SetKnob("ss_filter_flags", (uint)flags);
-        _obj.SetKnob("ss_filter_uid", f.Uid ?? 0u);
-        _obj.SetKnob("ss_filter_family", f.Family ?? (ushort)0);
-        _obj.SetKnob("ss_filter_proto", f.Protocol ?? (ushort)0);
-        _obj.SetKnob("ss_self_pid", (uint)Environment.ProcessId);
+        FilterSetup.Configure(_obj, o.Filter, o.FollowChildren, Math.Min(o.WakeupBytes, rb / 2));
         _obj.SetKnob("ss_no_enter", o.NoEnter ? (byte)1 : (byte)0);
-        _obj.SetKnob("ss_wakeup_bytes", Math.Min(o.WakeupBytes, rb / 2));
-
-        // Following children needs the scheduler hooks; otherwise they would cost for nothing.
-        _obj.SetAutoload("ss_fork", o.FollowChildren);
-        _obj.SetAutoload("ss_exit", o.FollowChildren);
-    }
-
-    private unsafe void FillFilterMaps(TraceFilter f)
-    {
-        foreach (int pid in f.Pids)
-            _obj.UpdateElem("ss_pids", (uint)pid, (byte)PidFlags.Traced);
-        foreach (string comm in f.Comms)
-        {
-            CommKey key = default;
-            int n = Encoding.UTF8.GetBytes(comm, new Span<byte>(key.Bytes, 16));
-            _obj.UpdateElem("ss_comms", key, (byte)1);
-        }
-        foreach (ushort port in f.Ports)
-            _obj.UpdateElem("ss_ports", port, (byte)1);
-        foreach (byte[] addr in f.Addresses)
-        {
-            AddrKey key = default;
-            addr.CopyTo(new Span<byte>(key.Bytes, 16));
-            _obj.UpdateElem("ss_addrs", key, (byte)1);
-        }
-        if (f.CgroupPath is not null)
-        {
-            int fd = Libc.open(f.CgroupPath, Libc.O_RDONLY | Libc.O_DIRECTORY);
-            if (fd < 0)
-                throw new SysstreamException($"opening cgroup {f.CgroupPath}: {SysstreamException.ErrnoName(Marshal.GetLastPInvokeError())}", ExitCodes.Usage);
-            _cgroupFds.Add(fd);
-            _obj.UpdateElem("ss_cgroup", 0u, (uint)fd);
-        }
     }
 
     /// <summary>Adds a process (and, with FollowChildren, its future descendants) to the traced set.</summary>
-    public void AddPid(int pid, bool followChildren)
-    {
-        byte flags = (byte)(PidFlags.Traced | (followChildren ? PidFlags.FollowChildren : 0));
-        _obj.UpdateElem("ss_pids", (uint)pid, flags);
-    }
+    public void AddPid(int pid, bool followChildren) => FilterSetup.AddPid(_obj, pid, followChildren);
 
     /// <summary>The kernel's per-CPU counters: records written and dropped.</summary>
     public Stats[] ReadStats() => _obj.LookupPerCpu<Stats>("ss_stats", 0);
@@ -140,11 +87,6 @@ public sealed class TraceSession : IDisposable
     public void Dispose()
     {
         _obj.Dispose();
-        foreach (int fd in _cgroupFds)
-            Libc.close(fd);
-        _cgroupFds.Clear();
+        _filters.Dispose();
     }
-
-    private unsafe struct CommKey { public fixed byte Bytes[16]; }
-    private unsafe struct AddrKey { public fixed byte Bytes[16]; }
 }

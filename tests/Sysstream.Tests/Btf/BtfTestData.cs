@@ -8,7 +8,7 @@ internal static class BtfTestData
 {
     private static readonly Lazy<byte[]> Object = new(LoadObject);
 
-    /// <summary>The bytes of the embedded sysstream.bpf.o.</summary>
+    /// <summary>The bytes of the embedded trace.bpf.o.</summary>
     public static byte[] EmbeddedObject => Object.Value;
 
     /// <summary>The .BTF section of the embedded object (raw BTF).</summary>
@@ -26,6 +26,21 @@ internal static class BtfTestData
     }
 
     /// <summary>The folder that holds Sysstream.sln, found by walking up from the test binaries.</summary>
+    /// <summary>Every embedded BPF object (one per area), by resource name.</summary>
+    public static IReadOnlyList<(string Name, byte[] Bytes)> EmbeddedObjects()
+    {
+        var assembly = typeof(Sysstream.Events.SyscallEvent).Assembly;
+        var result = new List<(string, byte[])>();
+        foreach (string name in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".bpf.o", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            using Stream stream = assembly.GetManifestResourceStream(name)!;
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            result.Add((name, copy.ToArray()));
+        }
+        return result;
+    }
+
     public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
@@ -40,7 +55,7 @@ internal static class BtfTestData
 
     private static byte[] LoadObject()
     {
-        using Stream? stream = typeof(Sysstream.Events.SyscallEvent).Assembly.GetManifestResourceStream("sysstream.bpf.o");
+        using Stream? stream = typeof(Sysstream.Events.SyscallEvent).Assembly.GetManifestResourceStream("trace.bpf.o");
         Assert.NotNull(stream);
         using var copy = new MemoryStream();
         stream.CopyTo(copy);
