@@ -21,6 +21,11 @@ public sealed unsafe class RingBufferReader : IDisposable
     private GCHandle _self;
     private volatile bool _stop;
     private Exception? _failure;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the reader thread has ended: after a stop request, or on a failure
+    /// (for example stdout closed by `| head`).</summary>
+    public Task Stopped => _stopped.Task;
 
     /// <summary>How long a record is held for ordering, against the monotonic clock.</summary>
     public ulong ReorderWindowNs { get; init; } = 20_000_000;
@@ -62,9 +67,17 @@ public sealed unsafe class RingBufferReader : IDisposable
     public void Join()
     {
         _thread.Join();
-        if (_failure is not null)
-            throw _failure is SysstreamException ? _failure : new SysstreamException($"reading events failed: {_failure.Message}", ExitCodes.Software, inner: _failure);
+        if (_failure is null)
+            return;
+        if (_failure is SysstreamException)
+            throw _failure;
+        if (_failure is IOException io)
+            throw new SysstreamException($"writing output: {io.Message}", ExitCodes.IoError, inner: io);
+        throw new SysstreamException($"reading events failed: {_failure.Message}", ExitCodes.Software, inner: _failure);
     }
+
+    /// <summary>True when the output's reader went away (EPIPE, e.g. `| head`): a normal end.</summary>
+    public bool OutputClosed => _failure is IOException { HResult: 32 } || (_failure is IOException io && io.Message.Contains("Broken pipe", StringComparison.Ordinal));
 
     private void Run()
     {
@@ -95,6 +108,10 @@ public sealed unsafe class RingBufferReader : IDisposable
         catch (Exception ex)
         {
             _failure ??= ex;
+        }
+        finally
+        {
+            _stopped.TrySetResult();
         }
     }
 

@@ -52,19 +52,21 @@ internal static class TraceCommand
         var clock = EventClock.FromSystem();
         var stopwatch = Stopwatch.StartNew();
         using TraceSession session = TraceSession.Start(options);
-        using Stream stdout = Console.OpenStandardOutput();
+        using Stream stdout = StandardOutput.Open();
         IEventSink sink = json ? new JsonEventWriter(stdout, clock) : new TableEventWriter(stdout, clock);
         using var reader = new RingBufferReader(session, sink);
         reader.Start();
         Console.Error.WriteLine($"sysstream: attached {session.Attached.Count} hooks ({string.Join(", ", session.Attached)}) in {stopwatch.ElapsedMilliseconds} ms; tracing");
 
         Process? child = command.Length > 0 ? TracedCommand.Start(command, session) : null;
-        var waits = new List<Task> { stop.Signalled, Task.Delay(duration ?? Timeout.InfiniteTimeSpan, ct) };
+        var waits = new List<Task> { stop.Signalled, reader.Stopped, Task.Delay(duration ?? Timeout.InfiniteTimeSpan, ct) };
         if (child is not null)
             waits.Add(child.WaitForExitAsync(CancellationToken.None));
         await Task.WhenAny(waits);
 
         reader.RequestStop();
+        if (reader.OutputClosed)
+            return ExitCodes.Ok; // the consumer of our output is gone: stop quietly, as `| head` expects
         reader.Join();
         PrintSummary(session, reader);
         if (child is not null && child.HasExited)
