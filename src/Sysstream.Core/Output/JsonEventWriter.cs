@@ -1,14 +1,14 @@
-using System.Buffers;
-using System.Text.Encodings.Web;
-using System.Text.Json;
+using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using Sysstream.Events;
 
 namespace Sysstream.Output;
 
 /// <summary>
-/// Writes one JSON object per line (JSON Lines) for each event, with a reused
-/// <see cref="Utf8JsonWriter"/> over a reusable buffer that goes to the stream on
-/// <see cref="Flush"/> and whenever it holds more than 64 KiB. Nothing allocates per event.
+/// Writes one JSON object per line (JSON Lines) for each event, straight into a reused UTF-8
+/// buffer (fixed key fragments, numbers formatted in place, strings escaped as JSON requires),
+/// which goes to the stream on <see cref="Flush"/> and whenever it holds more than 64 KiB.
+/// Nothing allocates per event. The lines are plain JSON: any parser reads them.
 /// </summary>
 /// <remarks>
 /// <para>Keys of a system call record, in this order (always present unless marked optional):</para>
@@ -44,49 +44,18 @@ namespace Sysstream.Output;
 /// <para>Lost records: <c>{"ts":...,"ts_ns":...,"func":"lost","cpu":N,"count":N}</c>, where count
 /// records were dropped on that CPU because the ring buffer was full.</para>
 /// </remarks>
+[SkipLocalsInit]
 public sealed class JsonEventWriter : IEventSink, IDisposable
 {
     private const int FlushThreshold = 64 * 1024;
-
-    private static readonly JsonEncodedText Ts = JsonEncodedText.Encode("ts"u8);
-    private static readonly JsonEncodedText TsNs = JsonEncodedText.Encode("ts_ns"u8);
-    private static readonly JsonEncodedText FuncKey = JsonEncodedText.Encode("func"u8);
-    private static readonly JsonEncodedText PhaseKey = JsonEncodedText.Encode("phase"u8);
-    private static readonly JsonEncodedText Pid = JsonEncodedText.Encode("pid"u8);
-    private static readonly JsonEncodedText Tid = JsonEncodedText.Encode("tid"u8);
-    private static readonly JsonEncodedText Ppid = JsonEncodedText.Encode("ppid"u8);
-    private static readonly JsonEncodedText Comm = JsonEncodedText.Encode("comm"u8);
-    private static readonly JsonEncodedText Pcomm = JsonEncodedText.Encode("pcomm"u8);
-    private static readonly JsonEncodedText Uid = JsonEncodedText.Encode("uid"u8);
-    private static readonly JsonEncodedText Gid = JsonEncodedText.Encode("gid"u8);
-    private static readonly JsonEncodedText Cpu = JsonEncodedText.Encode("cpu"u8);
-    private static readonly JsonEncodedText CgroupId = JsonEncodedText.Encode("cgroup_id"u8);
-    private static readonly JsonEncodedText Netns = JsonEncodedText.Encode("netns"u8);
-    private static readonly JsonEncodedText Fd = JsonEncodedText.Encode("fd"u8);
-    private static readonly JsonEncodedText Family = JsonEncodedText.Encode("family"u8);
-    private static readonly JsonEncodedText Type = JsonEncodedText.Encode("type"u8);
-    private static readonly JsonEncodedText Proto = JsonEncodedText.Encode("proto"u8);
-    private static readonly JsonEncodedText Laddr = JsonEncodedText.Encode("laddr"u8);
-    private static readonly JsonEncodedText Lport = JsonEncodedText.Encode("lport"u8);
-    private static readonly JsonEncodedText Raddr = JsonEncodedText.Encode("raddr"u8);
-    private static readonly JsonEncodedText Rport = JsonEncodedText.Encode("rport"u8);
-    private static readonly JsonEncodedText ReqBytes = JsonEncodedText.Encode("req_bytes"u8);
-    private static readonly JsonEncodedText Bytes = JsonEncodedText.Encode("bytes"u8);
-    private static readonly JsonEncodedText Ret = JsonEncodedText.Encode("ret"u8);
-    private static readonly JsonEncodedText Error = JsonEncodedText.Encode("error"u8);
-    private static readonly JsonEncodedText DurationNs = JsonEncodedText.Encode("duration_ns"u8);
-    private static readonly JsonEncodedText Cookie = JsonEncodedText.Encode("cookie"u8);
-    private static readonly JsonEncodedText State = JsonEncodedText.Encode("state"u8);
-    private static readonly JsonEncodedText Seq = JsonEncodedText.Encode("seq"u8);
-    private static readonly JsonEncodedText Arg = JsonEncodedText.Encode("arg"u8);
-    private static readonly JsonEncodedText PeerFromArgs = JsonEncodedText.Encode("peer_from_args"u8);
-    private static readonly JsonEncodedText Truncated = JsonEncodedText.Encode("truncated"u8);
-    private static readonly JsonEncodedText Count = JsonEncodedText.Encode("count"u8);
+    // The longest line: fixed keys and numbers (< 1 KiB) plus two unix paths of 108 bytes, each
+    // byte of which may become a 6-byte escape after sanitising to at most 3 bytes.
+    private const int MaxLine = 8 * 1024;
 
     private readonly Stream _output;
     private readonly EventClock _clock;
-    private readonly ArrayBufferWriter<byte> _buffer = new(FlushThreshold + 16 * 1024);
-    private readonly Utf8JsonWriter _json;
+    private readonly byte[] _buffer = new byte[FlushThreshold + MaxLine];
+    private int _length;
 
     /// <param name="output">Where the lines go (stdout); not disposed here.</param>
     /// <param name="clock">Turns the kernel's monotonic timestamps into wall-clock time.</param>
@@ -94,108 +63,127 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
     {
         _output = output;
         _clock = clock;
-        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions
-        {
-            // Names and paths stay readable UTF-8; JSON's own escapes still apply.
-            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-            // Every object is complete by construction.
-            SkipValidation = true,
-        });
     }
 
     public void OnSyscall(in SyscallEvent ev, in UnixPaths unixPaths, bool hasUnixPaths)
     {
-        var w = _json;
         Span<byte> text = stackalloc byte[3 * UnixPaths.PathLength + 8];
         bool exit = ev.IsExit;
         ref readonly Sock sk = ref ev.Sk;
 
-        w.WriteStartObject();
         WriteTime(ev.TsNs, text);
-        w.WriteString(FuncKey, Names.FuncName(ev.FuncKind));
-        w.WriteString(PhaseKey, exit ? "exit"u8 : "enter"u8);
-        w.WriteNumber(Pid, ev.Pid);
-        w.WriteNumber(Tid, ev.Tid);
-        w.WriteNumber(Ppid, ev.Ppid);
-        w.WriteString(Comm, text[..EventFormatting.CopySanitized(ev.CommSpan, text, forTerminal: false)]);
-        w.WriteString(Pcomm, text[..EventFormatting.CopySanitized(ev.PcommSpan, text, forTerminal: false)]);
-        w.WriteNumber(Uid, ev.Uid);
-        w.WriteNumber(Gid, ev.Gid);
-        w.WriteNumber(Cpu, ev.Cpu);
-        w.WriteNumber(CgroupId, ev.CgroupId);
-        w.WriteNumber(Netns, ev.Netns);
+        Raw(",\"func\":\""u8);
+        Raw(Names.FuncName(ev.FuncKind));
+        Raw(exit ? "\",\"phase\":\"exit\",\"pid\":"u8 : "\",\"phase\":\"enter\",\"pid\":"u8);
+        Number(ev.Pid);
+        Raw(",\"tid\":"u8);
+        Number(ev.Tid);
+        Raw(",\"ppid\":"u8);
+        Number(ev.Ppid);
+        Raw(",\"comm\":"u8);
+        String(text[..EventFormatting.CopySanitized(ev.CommSpan, text, forTerminal: false)]);
+        Raw(",\"pcomm\":"u8);
+        String(text[..EventFormatting.CopySanitized(ev.PcommSpan, text, forTerminal: false)]);
+        Raw(",\"uid\":"u8);
+        Number(ev.Uid);
+        Raw(",\"gid\":"u8);
+        Number(ev.Gid);
+        Raw(",\"cpu\":"u8);
+        Number(ev.Cpu);
+        Raw(",\"cgroup_id\":"u8);
+        Number(ev.CgroupId);
+        Raw(",\"netns\":"u8);
+        Number(ev.Netns);
+        Raw(",\"fd\":"u8);
         if (ev.Fd >= 0)
-            w.WriteNumber(Fd, ev.Fd);
+            Number((ulong)ev.Fd);
         else
-            w.WriteNull(Fd);
+            Null();
 
+        Raw(",\"family\":"u8);
         if (sk.Family == Sock.AF_UNSPEC)
-            w.WriteNull(Family);
+            Null();
         else
-            w.WriteString(Family, text[..Names.NameOrNumber(Names.Family(sk.Family), sk.Family, text)]);
-        StringOrNull(Type, Names.SocketType(sk.Type));
-        StringOrNull(Proto, Names.Proto(sk.Family, sk.Type, sk.Protocol));
+            String(text[..Names.NameOrNumber(Names.Family(sk.Family), sk.Family, text)]);
+        Raw(",\"type\":"u8);
+        StringOrNull(Names.SocketType(sk.Type));
+        Raw(",\"proto\":"u8);
+        StringOrNull(Names.Proto(sk.Family, sk.Type, sk.Protocol));
 
         if (EventFormatting.IsUnix(ev, hasUnixPaths))
         {
-            UnixPath(Laddr, hasUnixPaths ? unixPaths.LocalBytes : default, text);
-            w.WriteNull(Lport);
-            UnixPath(Raddr, hasUnixPaths ? unixPaths.RemoteBytes : default, text);
-            w.WriteNull(Rport);
+            Raw(",\"laddr\":"u8);
+            UnixPath(hasUnixPaths ? unixPaths.LocalBytes : default, text);
+            Raw(",\"lport\":null,\"raddr\":"u8);
+            UnixPath(hasUnixPaths ? unixPaths.RemoteBytes : default, text);
+            Raw(",\"rport\":null"u8);
         }
         else
         {
-            Endpoint(Laddr, Lport, sk.LaddrBytes, sk.Lport, sk.LocalUnknown, text);
-            Endpoint(Raddr, Rport, sk.RaddrBytes, sk.Rport, sk.RemoteUnknown, text);
+            Raw(",\"laddr\":"u8);
+            Endpoint(",\"lport\":"u8, sk.LaddrBytes, sk.Lport, sk.LocalUnknown, text);
+            Raw(",\"raddr\":"u8);
+            Endpoint(",\"rport\":"u8, sk.RaddrBytes, sk.Rport, sk.RemoteUnknown, text);
         }
 
+        Raw(",\"req_bytes\":"u8);
         if (ev.TryGetRequestedBytes(out ulong asked))
-            w.WriteNumber(ReqBytes, asked);
+            Number(asked);
         else
-            w.WriteNull(ReqBytes);
+            Null();
+        Raw(",\"bytes\":"u8);
         if (ev.TryGetBytes(out ulong moved))
-            w.WriteNumber(Bytes, moved);
+            Number(moved);
         else
-            w.WriteNull(Bytes);
+            Null();
+        Raw(",\"ret\":"u8);
         if (exit)
-            w.WriteNumber(Ret, ev.Ret);
+            Number(ev.Ret);
         else
-            w.WriteNull(Ret);
+            Null();
+        Raw(",\"error\":"u8);
         if (ev.IsError)
-            w.WriteString(Error, text[..Errno.Format(ev.ErrorNumber, text)]);
+            String(text[..Errno.Format(ev.ErrorNumber, text)]);
         else
-            w.WriteNull(Error);
+            Null();
+        Raw(",\"duration_ns\":"u8);
         if (exit)
-            w.WriteNumber(DurationNs, ev.DurationNs);
+            Number(ev.DurationNs);
         else
-            w.WriteNull(DurationNs);
+            Null();
+        Raw(",\"cookie\":"u8);
         if (sk.Cookie != 0)
-            w.WriteNumber(Cookie, sk.Cookie);
+            Number(sk.Cookie);
         else
-            w.WriteNull(Cookie);
-        StringOrNull(State, EventFormatting.TcpState(in ev));
+            Null();
+        Raw(",\"state\":"u8);
+        StringOrNull(EventFormatting.TcpState(in ev));
 
         if (ev.HasFlag(EventFlags.Seq))
-            w.WriteNumber(Seq, sk.Seq);
+        {
+            Raw(",\"seq\":"u8);
+            Number(sk.Seq);
+        }
         if (ev.Arg != 0)
-            w.WriteNumber(Arg, ev.Arg);
+        {
+            Raw(",\"arg\":"u8);
+            Number(ev.Arg);
+        }
         if (ev.HasFlag(EventFlags.PeerFromArgs))
-            w.WriteBoolean(PeerFromArgs, true);
+            Raw(",\"peer_from_args\":true"u8);
         if (ev.HasFlag(EventFlags.Truncated))
-            w.WriteBoolean(Truncated, true);
-        w.WriteEndObject();
+            Raw(",\"truncated\":true"u8);
         EndLine();
     }
 
     public void OnLost(in LostEvent lost)
     {
         Span<byte> text = stackalloc byte[EventFormatting.Rfc3339Length];
-        _json.WriteStartObject();
         WriteTime(lost.TsNs, text);
-        _json.WriteString(FuncKey, "lost"u8);
-        _json.WriteNumber(Cpu, lost.Cpu);
-        _json.WriteNumber(Count, lost.Count);
-        _json.WriteEndObject();
+        Raw(",\"func\":\"lost\",\"cpu\":"u8);
+        Number(lost.Cpu);
+        Raw(",\"count\":"u8);
+        Number(lost.Count);
         EndLine();
     }
 
@@ -205,67 +193,122 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
         _output.Flush();
     }
 
-    public void Dispose()
-    {
-        WriteOut();
-        _json.Dispose();
-    }
+    public void Dispose() => WriteOut();
 
     private void WriteTime(ulong monotonicNs, Span<byte> text)
     {
         long unixNs = _clock.ToUnixNs(monotonicNs);
-        _json.WriteString(Ts, text[..EventFormatting.WriteRfc3339(unixNs, text)]);
-        _json.WriteNumber(TsNs, unixNs);
+        Raw("{\"ts\":\""u8);
+        Raw(text[..EventFormatting.WriteRfc3339(unixNs, text)]);
+        Raw("\",\"ts_ns\":"u8);
+        Number(unixNs);
     }
 
-    private void StringOrNull(JsonEncodedText key, ReadOnlySpan<byte> value)
+    private void StringOrNull(ReadOnlySpan<byte> value)
     {
         if (value.IsEmpty)
-            _json.WriteNull(key);
+            Null();
         else
-            _json.WriteString(key, value);
+            String(value);
     }
 
-    private void Endpoint(JsonEncodedText addrKey, JsonEncodedText portKey, ReadOnlySpan<byte> addr, ushort port,
-        bool unknown, Span<byte> text)
+    private void Endpoint(ReadOnlySpan<byte> portKey, ReadOnlySpan<byte> addr, ushort port, bool unknown, Span<byte> text)
     {
         if (unknown)
         {
-            _json.WriteNull(addrKey);
-            _json.WriteNull(portKey);
+            Null();
+            Raw(portKey);
+            Null();
             return;
         }
-        _json.WriteString(addrKey, text[..EventFormatting.WriteAddress(addr, text)]);
-        _json.WriteNumber(portKey, port);
+        String(text[..EventFormatting.WriteAddress(addr, text)]);
+        Raw(portKey);
+        Number(port);
     }
 
-    private void UnixPath(JsonEncodedText key, ReadOnlySpan<byte> raw, Span<byte> text)
+    private void UnixPath(ReadOnlySpan<byte> raw, Span<byte> text)
     {
         Span<byte> path = stackalloc byte[UnixPaths.PathLength + 1];
         int n = UnixPaths.WritePath(raw, path);
         if (n == 0)
-        {
-            _json.WriteNull(key);
-            return;
-        }
-        _json.WriteString(key, text[..EventFormatting.CopySanitized(path[..n], text, forTerminal: false)]);
+            Null();
+        else
+            String(text[..EventFormatting.CopySanitized(path[..n], text, forTerminal: false)]);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Raw(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(_buffer.AsSpan(_length));
+        _length += bytes.Length;
+    }
+
+    private void Null() => Raw("null"u8);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Number(ulong value)
+    {
+        Utf8Formatter.TryFormat(value, _buffer.AsSpan(_length), out int n);
+        _length += n;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Number(long value)
+    {
+        Utf8Formatter.TryFormat(value, _buffer.AsSpan(_length), out int n);
+        _length += n;
+    }
+
+    /// <summary>A JSON string of valid UTF-8 (sanitised by the caller): quotes, backslashes and
+    /// control characters escaped, everything else as it is.</summary>
+    private void String(ReadOnlySpan<byte> utf8)
+    {
+        Span<byte> dest = _buffer.AsSpan(_length);
+        int o = 0;
+        dest[o++] = (byte)'"';
+        foreach (byte b in utf8)
+        {
+            if (b >= 0x20 && b != (byte)'"' && b != (byte)'\\')
+            {
+                dest[o++] = b;
+                continue;
+            }
+            dest[o++] = (byte)'\\';
+            switch (b)
+            {
+                case (byte)'"': dest[o++] = (byte)'"'; break;
+                case (byte)'\\': dest[o++] = (byte)'\\'; break;
+                case (byte)'\n': dest[o++] = (byte)'n'; break;
+                case (byte)'\r': dest[o++] = (byte)'r'; break;
+                case (byte)'\t': dest[o++] = (byte)'t'; break;
+                default:
+                    dest[o++] = (byte)'u';
+                    dest[o++] = (byte)'0';
+                    dest[o++] = (byte)'0';
+                    dest[o++] = Hex(b >> 4);
+                    dest[o++] = Hex(b & 0xf);
+                    break;
+            }
+        }
+        dest[o++] = (byte)'"';
+        _length += o;
+    }
+
+    private static byte Hex(int nibble) => (byte)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10);
 
     private void EndLine()
     {
-        _json.Flush();
-        _buffer.GetSpan(1)[0] = (byte)'\n';
-        _buffer.Advance(1);
-        _json.Reset();
-        if (_buffer.WrittenCount >= FlushThreshold)
+        _buffer[_length++] = (byte)'}';
+        _buffer[_length++] = (byte)'\n';
+        if (_length >= FlushThreshold)
             WriteOut();
     }
 
     private void WriteOut()
     {
-        if (_buffer.WrittenCount == 0)
+        if (_length == 0)
             return;
-        _output.Write(_buffer.WrittenSpan);
-        _buffer.ResetWrittenCount();
+        _output.Write(_buffer, 0, _length);
+        _length = 0;
     }
 }

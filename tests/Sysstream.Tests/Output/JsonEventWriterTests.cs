@@ -214,6 +214,11 @@ public class JsonEventWriterTests
         root = One(ev, TestEvents.Paths("\0x", "\0y"), hasPaths: true);
         Assert.Equal("@x", root.GetProperty("laddr").GetString());
         Assert.Equal("@y", root.GetProperty("raddr").GetString());
+
+        // Paths are bytes chosen by programs: quotes, backslashes and newlines must be escaped.
+        root = One(ev, TestEvents.Paths("/tmp/a\"b\\c\nd\te", "/run/é.sock"), hasPaths: true);
+        Assert.Equal("/tmp/a\"b\\c\nd\te", root.GetProperty("laddr").GetString());
+        Assert.Equal("/run/é.sock", root.GetProperty("raddr").GetString());
     }
 
     [Fact]
