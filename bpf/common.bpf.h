@@ -127,8 +127,9 @@ static __always_inline bool ss_read_sock(struct socket *sock, struct ss_sock *ou
 		ss_v4_mapped(out->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
 		ss_v4_mapped(out->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
 	} else if (out->family == AF_INET6) {
-		BPF_CORE_READ_INTO(out->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(out->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* &array: the read is sized by the destination, all 16 bytes */
+		BPF_CORE_READ_INTO(&out->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&out->raddr, sk, __sk_common.skc_v6_daddr);
 	} else if (out->family == AF_UNIX) {
 		ss_unix_path_of(sk, paths->local);
 		ss_unix_path_of(BPF_CORE_READ((struct unix_sock *)sk, peer), paths->remote);

@@ -22,7 +22,7 @@ public static class CommandRunner
         if (parse.Errors.Count > 0)
         {
             string command = parse.CommandResult.Command == root ? "sysstream" : $"sysstream {parse.CommandResult.Command.Name}";
-            stderr.WriteLine($"sysstream: {parse.Errors[0].Message}");
+            stderr.WriteLine($"sysstream: {OneLine(parse.Errors[0].Message)}");
             stderr.WriteLine($"hint: see '{command} --help'");
             return ExitCodes.Usage;
         }
@@ -53,6 +53,10 @@ public static class CommandRunner
             return ExitCodes.Software;
         }
     }
+
+    /// <summary>The parser's messages may span lines (lists of allowed values): one line, always.</summary>
+    internal static string OneLine(string message) =>
+        string.Join(" ", message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     public static int Report(SysstreamException ex, TextWriter stderr)
     {

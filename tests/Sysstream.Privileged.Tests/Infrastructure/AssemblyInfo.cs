@@ -1,0 +1,4 @@
+using System.Runtime.Versioning;
+
+// The tracer and these tests exist for Linux only.
+[assembly: SupportedOSPlatform("linux")]
