@@ -10,9 +10,10 @@ using Sysstream.Output;
 namespace Sysstream.Benchmarks;
 
 /// <summary>
-/// The per-event cost of the user-space path: walk ring-buffer records, dispatch on the type
-/// tag, and hand each record to a sink (nothing, JSON, table). Results are per event
-/// (OperationsPerInvoke); Allocated must stay 0 B.
+/// The per-event cost of the user-space path as the reader runs it: walk ring-buffer records,
+/// decode each in place (<see cref="RecordDecoder"/>) into the <see cref="ReorderBuffer"/>, release
+/// them in order to a sink (nothing, JSON, table). Results are per event (OperationsPerInvoke);
+/// Allocated must stay 0 B.
 /// </summary>
 [MemoryDiagnoser]
 public unsafe class DecodeBenchmarks
@@ -22,9 +23,9 @@ public unsafe class DecodeBenchmarks
     // BPF_RINGBUF_HDR_SZ: each record is preceded by its length and page offset, and padded to 8.
     private const int RecordHeader = 8;
 
-    private static readonly UnixPaths NoPaths = default;
-
     private byte[] _ring = [];
+    private ReorderBuffer _reorder = null!;
+    private RecordDecoder _decoder = null!;
     private NullSink _null = null!;
     private JsonEventWriter _json = null!;
     private TableEventWriter _table = null!;
@@ -33,6 +34,8 @@ public unsafe class DecodeBenchmarks
     public void Setup()
     {
         _ring = BuildRing();
+        _reorder = new ReorderBuffer(2 * Records);
+        _decoder = new RecordDecoder(_reorder, cpus: 2);
         var clock = new EventClock(1_795_000_000_000_000_000L);
         _null = new NullSink();
         _json = new JsonEventWriter(Stream.Null, clock);
@@ -61,8 +64,8 @@ public unsafe class DecodeBenchmarks
         return n;
     }
 
-    /// <summary>Walks records as they sit in ring-buffer memory and dispatches on the type tag.</summary>
-    private static int Walk<TSink>(ReadOnlySpan<byte> ring, TSink sink) where TSink : IEventSink
+    /// <summary>Walks records as they sit in ring-buffer memory, decodes them, and releases them in order.</summary>
+    private int Walk(ReadOnlySpan<byte> ring, IEventSink sink)
     {
         int count = 0;
         while (ring.Length >= RecordHeader)
@@ -70,23 +73,11 @@ public unsafe class DecodeBenchmarks
             int len = (int)MemoryMarshal.Read<uint>(ring);
             if (len < sizeof(ushort) || len > ring.Length - RecordHeader)
                 break;
-            var record = ring.Slice(RecordHeader, len);
-            switch ((EventType)MemoryMarshal.Read<ushort>(record))
-            {
-                case EventType.Syscall when len >= Unsafe.SizeOf<SyscallEvent>():
-                    sink.OnSyscall(in MemoryMarshal.AsRef<SyscallEvent>(record), in NoPaths, false);
-                    break;
-                case EventType.SyscallUnix when len >= Unsafe.SizeOf<SyscallEventUnix>():
-                    ref readonly var unix = ref MemoryMarshal.AsRef<SyscallEventUnix>(record);
-                    sink.OnSyscall(in unix.Ev, in unix.Paths, true);
-                    break;
-                case EventType.Lost when len >= Unsafe.SizeOf<LostEvent>():
-                    sink.OnLost(in MemoryMarshal.AsRef<LostEvent>(record));
-                    break;
-            }
+            _decoder.Decode(ring.Slice(RecordHeader, len));
             count++;
             ring = ring[Math.Min(ring.Length, RecordHeader + ((len + 7) & ~7))..];
         }
+        _reorder.ReleaseAll(sink);
         return count;
     }
 

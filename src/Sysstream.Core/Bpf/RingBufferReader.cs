@@ -16,6 +16,7 @@ public sealed unsafe class RingBufferReader : IDisposable
     private readonly TraceSession _session;
     private readonly IEventSink _sink;
     private readonly ReorderBuffer _reorder = new();
+    private readonly RecordDecoder _decoder;
     private readonly RingBufferHandle _rb;
     private readonly Thread _thread;
     private GCHandle _self;
@@ -32,12 +33,12 @@ public sealed unsafe class RingBufferReader : IDisposable
     /// <summary>Poll timeout: with batched wake-ups this is how often the buffer is drained at low load.</summary>
     public int PollIntervalMs { get; init; } = 10;
 
-    public long Records { get; private set; }
-    public long Malformed { get; private set; }
-    public long LostReported { get; private set; }
+    public long Records => _decoder.Records;
+    public long Malformed => _decoder.Malformed;
+    public long LostReported => _decoder.LostReported;
     public long Wakeups { get; private set; }
     /// <summary>Records delivered per CPU (index: CPU number).</summary>
-    public long[] PerCpu { get; } = new long[Math.Max(1, Libbpf.libbpf_num_possible_cpus())];
+    public long[] PerCpu => _decoder.PerCpu;
     public long LateRecords => _reorder.LateRecords;
 
     /// <summary>Set when the reader thread stopped on an error; rethrown by <see cref="Join"/>.</summary>
@@ -47,6 +48,7 @@ public sealed unsafe class RingBufferReader : IDisposable
     {
         _session = session;
         _sink = sink;
+        _decoder = new RecordDecoder(_reorder, Libbpf.libbpf_num_possible_cpus());
         _self = GCHandle.Alloc(this);
         nint rb = Libbpf.ring_buffer__new(session.RingBufferFd, &OnRecord, (void*)GCHandle.ToIntPtr(_self), null);
         if (rb == 0)
@@ -125,7 +127,7 @@ public sealed unsafe class RingBufferReader : IDisposable
             if (stats[cpu].Unreported == 0)
                 continue;
             var lost = new LostEvent { Type = (ushort)EventType.Lost, Cpu = (uint)cpu, TsNs = now, Count = stats[cpu].Unreported };
-            LostReported += (long)lost.Count;
+            _decoder.CountLost(lost.Count);
             _sink.OnLost(in lost);
         }
     }
@@ -136,7 +138,7 @@ public sealed unsafe class RingBufferReader : IDisposable
         var reader = (RingBufferReader)GCHandle.FromIntPtr((nint)ctx).Target!;
         try
         {
-            reader.Accept(new ReadOnlySpan<byte>(data, (int)size));
+            reader._decoder.Decode(new ReadOnlySpan<byte>(data, (int)size));
             return 0;
         }
         catch (Exception ex)
@@ -144,51 +146,6 @@ public sealed unsafe class RingBufferReader : IDisposable
             reader._failure ??= ex;
             return -1;
         }
-    }
-
-    /// <summary>Decodes one record (also used by tests and benchmarks on recorded bytes).</summary>
-    internal void Accept(ReadOnlySpan<byte> record)
-    {
-        if (record.Length < 2)
-        {
-            Malformed++;
-            return;
-        }
-        switch ((EventType)MemoryMarshal.Read<ushort>(record))
-        {
-            case EventType.Syscall when record.Length >= sizeof(SyscallEvent):
-            {
-                ref readonly SyscallEvent ev = ref MemoryMarshal.AsRef<SyscallEvent>(record);
-                Count(ev.Cpu);
-                _reorder.AddSyscall(in ev);
-                break;
-            }
-            case EventType.SyscallUnix when record.Length >= sizeof(SyscallEventUnix):
-            {
-                ref readonly SyscallEventUnix ev = ref MemoryMarshal.AsRef<SyscallEventUnix>(record);
-                Count(ev.Ev.Cpu);
-                _reorder.AddSyscallUnix(in ev);
-                break;
-            }
-            case EventType.Lost when record.Length >= sizeof(LostEvent):
-            {
-                ref readonly LostEvent lost = ref MemoryMarshal.AsRef<LostEvent>(record);
-                LostReported += (long)lost.Count;
-                _reorder.AddLost(in lost);
-                break;
-            }
-            default:
-                Malformed++;
-                break;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Count(uint cpu)
-    {
-        Records++;
-        if (cpu < (uint)PerCpu.Length)
-            PerCpu[cpu]++;
     }
 
     public void Dispose()
