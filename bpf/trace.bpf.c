@@ -16,6 +16,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Run-time knobs, set by user space before load. */
 const volatile bool ss_no_enter = false;
+/* Bit (1 << ss_func) set: trace that call. 0: trace every call (`trace --syscall`, `map`). */
+const volatile __u32 ss_func_mask = 0;
 
 /* Keep the record types in BTF so user space can generate its structs from them. */
 const struct ss_syscall_event_unix *ss_unused_event __attribute__((unused));
@@ -127,6 +129,8 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 	bool is_unix = false, match;
 
 	if (func == SS_FUNC_NONE)
+		return 0;
+	if (ss_func_mask && !(ss_func_mask & (1u << func)))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	uid_gid = bpf_get_current_uid_gid();

@@ -19,6 +19,8 @@ public sealed record TraceOptions
     /// <summary>Wake the reader once this many bytes are pending (else it polls on its timer).</summary>
     public ulong WakeupBytes { get; init; } = 256 * 1024;
     public bool Verbose { get; init; }
+    /// <summary>Only these system calls (empty: all), decided in the kernel at entry.</summary>
+    public IReadOnlyList<Func> Syscalls { get; init; } = [];
 
     public const uint DefaultRingBufferBytes = 16 * 1024 * 1024;
 }
@@ -73,6 +75,10 @@ public sealed class TraceSession : IDisposable
         _obj.SetMaxEntries("ss_events", rb);
         FilterSetup.Configure(_obj, o.Filter, o.FollowChildren, Math.Min(o.WakeupBytes, rb / 2));
         _obj.SetKnob("ss_no_enter", o.NoEnter ? (byte)1 : (byte)0);
+        uint mask = 0;
+        foreach (Func f in o.Syscalls)
+            mask |= 1u << (int)f;
+        _obj.SetKnob("ss_func_mask", mask);
     }
 
     /// <summary>Adds a process (and, with FollowChildren, its future descendants) to the traced set.</summary>

@@ -23,6 +23,11 @@ internal static class TraceCommand
             DefaultValueFactory = _ => TraceOptions.DefaultRingBufferBytes,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages to stderr" };
+        var syscalls = new Option<string[]>("--syscall", "-e")
+        {
+            Description = "Only these system calls (repeatable, or comma-separated), e.g. -e connect,accept4",
+            CustomParser = SyscallNames.Parse,
+        };
         var cmd = new Command("trace", "Stream every network system call (entry and return) with pid, user, socket and addresses. "
             + "`sysstream trace [options] -- CMD ARGS...` runs CMD and traces it and its descendants only.");
         filters.AddTo(cmd);
@@ -31,6 +36,7 @@ internal static class TraceCommand
         cmd.Options.Add(duration);
         cmd.Options.Add(ringBuffer);
         cmd.Options.Add(verbose);
+        cmd.Options.Add(syscalls);
         cmd.SetAction((parse, ct) =>
         {
             var options = new TraceOptions
@@ -39,6 +45,7 @@ internal static class TraceCommand
                 NoEnter = parse.GetValue(noEnter),
                 RingBufferBytes = parse.GetValue(ringBuffer),
                 Verbose = parse.GetValue(verbose),
+                Syscalls = SyscallNames.ToFuncs(parse.GetValue(syscalls)),
                 FollowChildren = CommandRunner.Tail.Length > 0,
             };
             return RunAsync(options, parse.GetValue(output) == "json", parse.GetValue(duration), CommandRunner.Tail, ct);

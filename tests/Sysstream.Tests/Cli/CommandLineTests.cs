@@ -24,6 +24,7 @@ public class CommandLineTests
     [InlineData("trace", "--duration", "-1s")]
     [InlineData("trace", "--pid", "abc")]
     [InlineData("nosuchcommand")]
+    [InlineData("trace", "-e", "connect,bogus")]
     public void Usage_errors_are_one_line_and_exit_64(params string[] args)
     {
         (int code, string[] lines) = Run(args);
@@ -49,6 +50,14 @@ public class CommandLineTests
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Equal("sysstream: bad --port 0: a port is 1-65535", lines[0]);
         Assert.Equal(["--bogus", "x"], CommandRunner.Tail);
+    }
+
+    [Fact]
+    public void Syscall_names_become_the_kernel_mask_members()
+    {
+        Assert.Equal([Sysstream.Events.Func.Connect, Sysstream.Events.Func.Accept4, Sysstream.Events.Func.Close],
+            SyscallNames.ToFuncs(["connect", "accept4", "close", "connect"]));
+        Assert.Equal(21, SyscallNames.Known.Count);
     }
 
     [Theory]
