@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * `sysstream top` and `sysstream netstat`: who is using the network, aggregated in the kernel.
+ *
+ * No record per event: every hook adds to two maps that user space reads on its timer.
+ *   ss_top_procs  per process (tgid + start time), one value per CPU: bytes, calls, connects,
+ *                 failed connects, resets, retransmits, and the process's facts.
+ *   ss_top_conns  per socket (cookie): tuple, state, owner, bytes, calls, RTT, retransmits.
+ *
+ * Process context (`current`) is trusted only where the kernel runs in the caller's system
+ * call: sock_send_length/sock_recv_length, CLOSE -> SYN_SENT (connect), sched_process_*. On
+ * loopback the peer's softirq work runs inside the sender's call, so state changes, resets and
+ * retransmits are keyed by the socket cookie and charged to the connection's owner.
+ */
+#include "common.bpf.h"
+#include "filter.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define MSG_PEEK 2
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
+
+/* Count unix-domain sockets too (off: only IPv4/IPv6). Set by user space before load. */
+const volatile bool ss_top_unix = false;
+
+/* Keep the record types in BTF so user space can generate its structs from them. */
+const struct ss_top_pkey *ss_unused_top_pkey __attribute__((unused));
+const struct ss_top_proc *ss_unused_top_proc __attribute__((unused));
+const struct ss_top_conn *ss_unused_top_conn __attribute__((unused));
+const enum ss_top_conn_flags *ss_unused_top_cflags __attribute__((unused));
+
+/* Per CPU: no lock and no shared cache line on the byte path. LRU: a host with more processes
+ * than this forgets the least recently active ones instead of failing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 8192);  /* user space may resize before load */
+	__type(key, struct ss_top_pkey);
+	__type(value, struct ss_top_proc);
+} ss_top_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* user space may resize before load */
+	__type(key, __u64);
+	__type(value, struct ss_top_conn);
+} ss_top_conns SEC(".maps");
+
+/* ---------------------------------------------------------------- helpers */
+
+static __always_inline bool top_family_wanted(__u16 family)
+{
+	return family == AF_INET || family == AF_INET6 || (family == AF_UNIX && ss_top_unix);
+}
+
+/* The process key of a task: its tgid and its group leader's start time, so a reused pid is a
+ * new row and an exited process keeps its own. */
+static __always_inline void top_pkey_of(struct task_struct *task, struct ss_top_pkey *key)
+{
+	key->tgid = BPF_CORE_READ(task, tgid);
+	key->_pad0 = 0;
+	key->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
+/* This CPU's copy of a process's value; created (zeroed on every CPU) when missing. */
+static __always_inline struct ss_top_proc *top_proc(const struct ss_top_pkey *key)
+{
+	struct ss_top_proc *p = bpf_map_lookup_elem(&ss_top_procs, key);
+	struct ss_top_proc zero = {};
+
+	if (p)
+		return p;
+	/* NOEXIST: another CPU may have created it meanwhile; then this only looks it up. */
+	bpf_map_update_elem(&ss_top_procs, key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&ss_top_procs, key);
+}
+
+/* The facts of the calling process, written on this CPU's copy the first time it is seen here
+ * (and again after exec, see top_exec). */
+static __always_inline void top_proc_facts(struct ss_top_proc *p, struct task_struct *task,
+					   __u64 uid_gid, __u64 now)
+{
+	p->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	p->uid = (__u32)uid_gid;
+	p->gid = uid_gid >> 32;
+	p->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+	p->facts_ns = now;
+}
+
+/* The tuple and state of a kernel socket as they are now (struct sock, not struct socket). */
+static __always_inline void top_read_tuple(struct sock *sk, struct ss_sock *out)
+{
+	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	out->type = BPF_CORE_READ(sk, sk_type);
+	out->protocol = BPF_CORE_READ(sk, sk_protocol);
+	out->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (out->family == AF_INET) {
+		ss_v4_mapped(out->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		ss_v4_mapped(out->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else if (out->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&out->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&out->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		return; /* unix: no addresses here; netstat has the paths */
+	}
+	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	out->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* The socket's inode number (struct socket_alloc puts the inode right after the socket), 0 while
+ * the socket has no file yet (an accepted connection before accept() returned). */
+static __always_inline __u64 top_inode_of(struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+
+	if (!sock)
+		return 0;
+	return BPF_CORE_READ(container_of(sock, struct socket_alloc, socket), vfs_inode.i_ino);
+}
+
+/* Takes the kernel's retransmit count of a TCP socket into the connection and returns how many
+ * are new. Compare-and-swap: two CPUs reading the same new total count it once. */
+static __always_inline __u32 top_sync_retrans(struct ss_top_conn *c, struct sock *sk)
+{
+	__u32 total = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	__u32 old = c->retransmits;
+
+	if (total <= old)
+		return 0;
+	if (__sync_val_compare_and_swap(&c->retransmits, old, total) != old)
+		return 0; /* another CPU moved it; the rest is caught at the next sync */
+	return total - old;
+}
+
+enum top_counter {
+	TOP_CONNECT_FAIL,
+	TOP_RESET,
+	TOP_RETRANS,
+};
+
+/* Charges a counter to the owner of a connection, on this CPU's copy of the owner's value. Used
+ * where `current` is not the owner (softirq, timers, loopback peers). */
+static __always_inline void top_charge_owner(struct ss_top_conn *c, enum top_counter what, __u64 n,
+					     __u64 now)
+{
+	struct ss_top_pkey key = {};
+	struct ss_top_proc *p;
+
+	if (!c->owner_tgid || !n)
+		return;
+	key.tgid = c->owner_tgid;
+	key.start_ns = c->owner_start_ns;
+	/* only an existing process row: a connection must not resurrect a forgotten process */
+	p = bpf_map_lookup_elem(&ss_top_procs, &key);
+	if (!p)
+		return;
+	switch (what) {
+	case TOP_CONNECT_FAIL:
+		p->connect_fails += n;
+		break;
+	case TOP_RESET:
+		p->resets += n;
+		break;
+	case TOP_RETRANS:
+		p->retransmits += n;
+		break;
+	}
+	if (!p->first_ns)
+		p->first_ns = now;
+	p->last_ns = now;
+}
+
+/* Takes a connection for the calling process when it has no owner yet (accepted connections are
+ * created in softirq, where the owner is unknown). */
+static __always_inline void top_claim(struct ss_top_conn *c, const struct ss_top_pkey *key, __u32 uid)
+{
+	if (c->owner_tgid)
+		return;
+	if (__sync_val_compare_and_swap(&c->owner_tgid, 0, key->tgid) != 0)
+		return;
+	c->owner_start_ns = key->start_ns;
+	c->owner_uid = uid;
+	bpf_get_current_comm(c->comm, sizeof(c->comm));
+}
+
+/* A new connection row for the calling process; false when the socket filters reject it. */
+static __always_inline bool top_new_conn(struct sock *sk, __u64 cookie, const struct ss_top_pkey *key,
+					 __u32 uid, __u32 flags, __u64 now)
+{
+	struct ss_top_conn c = {};
+
+	top_read_tuple(sk, &c.sk);
+	c.sk.cookie = cookie;
+	if (!ss_sock_match(&c.sk))
+		return false;
+	c.first_ns = now;
+	c.flags = flags;
+	c.ino = top_inode_of(sk);
+	if (key) {
+		c.owner_tgid = key->tgid;
+		c.owner_start_ns = key->start_ns;
+		c.owner_uid = uid;
+		bpf_get_current_comm(c.comm, sizeof(c.comm));
+	}
+	bpf_map_update_elem(&ss_top_conns, &cookie, &c, BPF_NOEXIST);
+	return true;
+}
+
+/* Bytes moved by a system call on a socket: runs in the caller's context, for every send/recv
+ * path (send*, write*, sendfile/splice, io_uring ...). */
+static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
+{
+	struct task_struct *task;
+	struct ss_top_pkey key;
+	struct ss_top_conn *c;
+	struct ss_top_proc *p;
+	__u64 pid_tgid, uid_gid, cookie, now, delta;
+	__u16 family;
+
+	if (ret <= 0 || !sk)
+		return 0;
+	if (!tx && (flags & MSG_PEEK))
+		return 0; /* the same bytes are read again later */
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (!top_family_wanted(family))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (task->flags & PF_KTHREAD)
+		return 0; /* in-kernel users (NFS, iSCSI ...) are no process */
+	pid_tgid = bpf_get_current_pid_tgid();
+	uid_gid = bpf_get_current_uid_gid();
+	if (!ss_proc_match(pid_tgid >> 32, (__u32)uid_gid))
+		return 0;
+	now = bpf_ktime_get_ns();
+	top_pkey_of(task, &key);
+	cookie = bpf_get_socket_cookie(sk);
+
+	c = bpf_map_lookup_elem(&ss_top_conns, &cookie);
+	if (!c) {
+		if (!top_new_conn(sk, cookie, &key, (__u32)uid_gid, 0, now))
+			return 0;
+		c = bpf_map_lookup_elem(&ss_top_conns, &cookie);
+		if (!c)
+			return 0;
+	}
+	top_claim(c, &key, (__u32)uid_gid);
+	if (tx) {
+		__sync_fetch_and_add(&c->tx_bytes, ret);
+		__sync_fetch_and_add(&c->tx_calls, 1);
+	} else {
+		__sync_fetch_and_add(&c->rx_bytes, ret);
+		__sync_fetch_and_add(&c->rx_calls, 1);
+	}
+	c->last_ns = now;
+	c->sk.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	/* the tuple may be incomplete: ports are assigned by connect/bind, peers by connect */
+	if (family != AF_UNIX && (c->sk.lport == 0 || c->sk.rport == 0))
+		top_read_tuple(sk, &c->sk);
+	if (!c->ino)
+		c->ino = top_inode_of(sk);
+	delta = 0;
+	if (c->sk.protocol == IPPROTO_TCP && family != AF_UNIX) {
+		c->srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+		delta = top_sync_retrans(c, sk);
+	}
+
+	p = top_proc(&key);
+	if (!p)
+		return 0;
+	if (!p->facts_ns)
+		top_proc_facts(p, task, uid_gid, now);
+	if (!p->first_ns)
+		p->first_ns = now;
+	p->last_ns = now;
+	if (tx) {
+		p->tx_bytes += ret;
+		p->tx_calls++;
+	} else {
+		p->rx_bytes += ret;
+		p->rx_calls++;
+	}
+	/* retransmits belong to the connection's owner, which is the caller almost always */
+	if (delta)
+		top_charge_owner(c, TOP_RETRANS, delta, now);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- programs */
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(ss_top_send, struct sock *sk, int ret, int flags)
+{
+	return top_io(sk, ret, flags, true);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(ss_top_recv, struct sock *sk, int ret, int flags)
+{
+	return top_io(sk, ret, flags, false);
+}
+
+/* TCP state changes. Only CLOSE -> SYN_SENT runs in the connecting process's own system call;
+ * everything else may run in softirq or in the loopback peer, so it goes by cookie. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ss_top_state, struct sock *sk, const int oldstate, const int newstate)
+{
+	struct ss_top_conn *c;
+	__u64 cookie, now;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (!top_family_wanted(BPF_CORE_READ(sk, __sk_common.skc_family)))
+		return 0;
+	now = bpf_ktime_get_ns();
+
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct ss_top_pkey key;
+		struct ss_top_proc *p;
+		__u64 pid_tgid, uid_gid;
+
+		if (task->flags & PF_KTHREAD)
+			return 0;
+		pid_tgid = bpf_get_current_pid_tgid();
+		uid_gid = bpf_get_current_uid_gid();
+		if (!ss_proc_match(pid_tgid >> 32, (__u32)uid_gid))
+			return 0;
+		top_pkey_of(task, &key);
+		cookie = bpf_get_socket_cookie(sk);
+		/* the local port is still 0 here; the first byte or ESTABLISHED fills it in */
+		if (!top_new_conn(sk, cookie, &key, (__u32)uid_gid, SS_TOP_CONN_ACTIVE, now))
+			return 0;
+		p = top_proc(&key);
+		if (!p)
+			return 0;
+		if (!p->facts_ns)
+			top_proc_facts(p, task, uid_gid, now);
+		if (!p->first_ns)
+			p->first_ns = now;
+		p->last_ns = now;
+		p->connects++;
+		return 0;
+	}
+
+	cookie = bpf_get_socket_cookie(sk);
+	c = bpf_map_lookup_elem(&ss_top_conns, &cookie);
+	if (!c) {
+		/* An accepted connection: its owner is whoever reads or writes it first. With a
+		 * process filter it waits for that first byte, where the filter can be checked. */
+		if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED &&
+		    !(ss_filter_flags & (SS_FILTER_PID | SS_FILTER_COMM | SS_FILTER_UID | SS_FILTER_CGROUP)))
+			top_new_conn(sk, cookie, NULL, 0, SS_TOP_CONN_PASSIVE | SS_TOP_CONN_ESTABLISHED, now);
+		return 0;
+	}
+	c->sk.state = newstate;
+	if (c->sk.lport == 0 || c->sk.rport == 0)
+		top_read_tuple(sk, &c->sk);
+	if (newstate == TCP_ESTABLISHED)
+		__sync_fetch_and_or(&c->flags, SS_TOP_CONN_ESTABLISHED);
+	if (newstate == TCP_CLOSE) {
+		__u32 delta = top_sync_retrans(c, sk);
+		if (oldstate == TCP_SYN_SENT) {
+			__sync_fetch_and_or(&c->flags, SS_TOP_CONN_FAILED | SS_TOP_CONN_CLOSED);
+			top_charge_owner(c, TOP_CONNECT_FAIL, 1, now);
+		} else {
+			__sync_fetch_and_or(&c->flags, SS_TOP_CONN_CLOSED);
+		}
+		c->close_ns = now;
+		top_charge_owner(c, TOP_RETRANS, delta, now);
+	}
+	return 0;
+}
+
+/* Reads the cookie without assigning one: a socket that never got one was never counted. */
+static __always_inline struct ss_top_conn *top_conn_of(const struct sock *sk)
+{
+	__u64 cookie;
+
+	if (!sk)
+		return NULL;
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!cookie)
+		return NULL;
+	return bpf_map_lookup_elem(&ss_top_conns, &cookie);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(ss_top_retrans, struct sock *sk, struct sk_buff *skb)
+{
+	struct ss_top_conn *c = top_conn_of(sk);
+
+	if (c)
+		top_charge_owner(c, TOP_RETRANS, top_sync_retrans(c, sk), bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(ss_top_rst_rx, struct sock *sk)
+{
+	struct ss_top_conn *c = top_conn_of(sk);
+
+	if (!c)
+		return 0;
+	__sync_fetch_and_or(&c->flags, SS_TOP_CONN_RST_RX);
+	top_charge_owner(c, TOP_RESET, 1, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* sk is NULL for resets that answer a segment no socket wanted (a closed port). */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(ss_top_rst_tx, struct sock *sk, struct sk_buff *skb)
+{
+	struct ss_top_conn *c = top_conn_of(sk);
+
+	if (!c)
+		return 0;
+	__sync_fetch_and_or(&c->flags, SS_TOP_CONN_RST_TX);
+	top_charge_owner(c, TOP_RESET, 1, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* A new program image: the process's name changes, its counters stay. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ss_top_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct ss_top_pkey key;
+	struct ss_top_proc *v;
+
+	top_pkey_of(p, &key);
+	v = bpf_map_lookup_elem(&ss_top_procs, &key);
+	if (!v)
+		return 0;
+	/* current is p here: exec runs in the process itself */
+	top_proc_facts(v, p, bpf_get_current_uid_gid(), bpf_ktime_get_ns());
+	return 0;
+}
+
+/* The last thread of a process exits: keep its row, mark it exited; user space drops it later. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ss_top_exit, struct task_struct *p)
+{
+	struct ss_top_pkey key;
+	struct ss_top_proc *v;
+
+	/* signal->live is decremented before this tracepoint: 0 means the whole group is gone
+	 * (read this way because the group_dead argument exists only on newer kernels) */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	top_pkey_of(p, &key);
+	v = bpf_map_lookup_elem(&ss_top_procs, &key);
+	if (!v)
+		return 0;
+	v->exit_ns = bpf_ktime_get_ns();
+	return 0;
+}
