@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * sysstream's packet capture: every IP packet into or out of a local socket, with the socket's
+ * cookie and the process that last used that socket in process context.
+ *
+ * Packets: cgroup_skb/ingress and cgroup_skb/egress on the cgroup v2 root, so every socket of
+ * every cgroup passes here, loopback included, with the socket known (bpf_get_socket_cookie).
+ * These hooks run in softirq as often as not, in whatever task the CPU was running (on loopback
+ * the receiver's path runs inside the sender's system call), so `current` is not taken for the
+ * packet's process there, except when it is checked: the thread is inside a system call on that
+ * very socket (ss_cap_calls), which is how a send's packets leave.
+ *
+ * Owners: ss_owners maps a socket cookie to the process that last used the socket, written only
+ * where the kernel runs in that process: sock_send_length/sock_recv_length (every send and
+ * receive, io_uring included), inet_sock_set_state at SYN_SENT and LISTEN (connect, listen), the
+ * entry of every call that moves a socket's bytes, and the return of accept/accept4 (the
+ * listener and the new socket). Each packet carries a copy; a packet sent by a call in progress
+ * (checked: the thread is inside a call on that very socket) carries that call.
+ */
+#include "common.bpf.h"
+#include "filter.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define TCP_SYN_SENT 2
+#define TCP_LISTEN 10
+#define SS_CAP_MAX (256 * 1024) /* largest record payload: the snap length's ceiling */
+
+/* Bytes of each packet kept; set by user space before load (at most SS_CAP_MAX). */
+const volatile __u32 ss_snaplen = SS_CAP_MAX;
+
+/* Keep the record types in BTF so user space can generate its structs from them. */
+const struct ss_packet_event *ss_unused_packet __attribute__((unused));
+const struct ss_sock_owner *ss_unused_owner __attribute__((unused));
+const struct ss_proc_event *ss_unused_proc __attribute__((unused));
+const struct ss_lost_event *ss_unused_cap_lost __attribute__((unused));
+const struct ss_stats *ss_unused_cap_stats __attribute__((unused));
+const enum ss_capture_type *ss_unused_ctype __attribute__((unused));
+const enum ss_packet_dir *ss_unused_pdir __attribute__((unused));
+const enum ss_packet_flags *ss_unused_pflags __attribute__((unused));
+
+/* The device of a packet (for its network namespace); a kfunc every program type may call. */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* Socket cookie -> its last user. LRU: sockets come and go without telling us. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct ss_sock_owner);
+} ss_owners SEC(".maps");
+
+/* Processes already described by an ss_proc_event: tgid -> start_ns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} ss_cap_procs SEC(".maps");
+
+/* ---------------------------------------------------------------- owners */
+
+/* kernfs_node.parent became __parent in 6.15. */
+struct kernfs_node___pre615 {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *ss_kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___pre615 *)kn, parent);
+}
+
+/* Describes the current process once (per exec): its arguments and cgroup path, read here
+ * because a short-lived client is often gone from /proc by the time its packets are written. */
+static __always_inline void ss_cap_describe(struct task_struct *task, __u32 tgid, __u64 start_ns)
+{
+	struct ss_proc_event *rec;
+	struct kernfs_node *kn;
+	unsigned long arg_start, arg_end, len;
+	__u64 *known = bpf_map_lookup_elem(&ss_cap_procs, &tgid);
+	__u32 zero = 0;
+	struct ss_stats *st;
+
+	if (known && *known == start_ns)
+		return;
+	st = bpf_map_lookup_elem(&ss_stats, &zero);
+	if (!st)
+		return;
+	rec = bpf_ringbuf_reserve(&ss_events, sizeof(*rec), 0);
+	if (!rec) {
+		st->lost++;
+		st->unreported++;
+		return;
+	}
+	rec->type = SS_CAPTURE_PROC;
+	rec->pid = tgid;
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->start_ns = start_ns;
+	rec->cgroup_id = bpf_get_current_cgroup_id();
+	rec->cgroup_cut = 0;
+	__builtin_memset(rec->_pad0, 0, sizeof(rec->_pad0));
+
+	arg_start = BPF_CORE_READ(task, mm, arg_start);
+	arg_end = BPF_CORE_READ(task, mm, arg_end);
+	len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (len > SS_CMDLINE_LEN)
+		len = SS_CMDLINE_LEN;
+	/* bounded above for the verifier; a failed read leaves no arguments */
+	if (len == 0 || bpf_probe_read_user(rec->cmdline, len & (SS_CMDLINE_LEN * 2 - 1), (void *)arg_start))
+		len = 0;
+	rec->cmdline_len = len;
+
+	/* The cgroup v2 path, leaf first, walking kernfs parents up to (not including) the root. */
+	kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	rec->cgroup_depth = 0;
+	for (int i = 0; i < SS_CGROUP_DEPTH; i++) {
+		struct kernfs_node *parent;
+		if (!kn)
+			break;
+		parent = ss_kn_parent(kn);
+		if (!parent)
+			break; /* kn is the root */
+		if (bpf_probe_read_kernel_str(&rec->cgroup[i * SS_CGROUP_NAME_LEN], SS_CGROUP_NAME_LEN,
+					      BPF_CORE_READ(kn, name)) < 0)
+			rec->cgroup[i * SS_CGROUP_NAME_LEN] = 0;
+		rec->cgroup_depth = i + 1;
+		kn = parent;
+	}
+	if (rec->cgroup_depth == SS_CGROUP_DEPTH && kn && ss_kn_parent(kn))
+		rec->cgroup_cut = 1;
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	st->events++;
+	bpf_map_update_elem(&ss_cap_procs, &tgid, &start_ns, BPF_ANY);
+}
+
+/* x86_64 numbers of the system calls that use a socket's bytes or create its owner
+ * (arch/x86/entry/syscalls/syscall_64.tbl). */
+static __always_inline __u8 ss_cap_func_of(long nr)
+{
+	switch (nr) {
+	case 0: return SS_FUNC_READ;
+	case 1: return SS_FUNC_WRITE;
+	case 19: return SS_FUNC_READV;
+	case 20: return SS_FUNC_WRITEV;
+	case 40: return SS_FUNC_SENDFILE;
+	case 42: return SS_FUNC_CONNECT;
+	case 43: return SS_FUNC_ACCEPT;
+	case 44: return SS_FUNC_SENDTO;
+	case 45: return SS_FUNC_RECVFROM;
+	case 46: return SS_FUNC_SENDMSG;
+	case 47: return SS_FUNC_RECVMSG;
+	case 50: return SS_FUNC_LISTEN;
+	case 275: return SS_FUNC_SPLICE;
+	case 288: return SS_FUNC_ACCEPT4;
+	case 299: return SS_FUNC_RECVMMSG;
+	case 307: return SS_FUNC_SENDMMSG;
+	default: return SS_FUNC_NONE;
+	}
+}
+
+static __always_inline bool ss_cap_is_inet(const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6;
+}
+
+/* Is descriptor fd of task this very socket? */
+static __always_inline bool ss_cap_fd_is(struct task_struct *task, long fd, const struct sock *sk)
+{
+	struct socket *sock = ss_socket_of_fd(task, fd);
+	return sock && (unsigned long)BPF_CORE_READ(sock, sk) == (unsigned long)sk;
+}
+
+/* Fills o with the current process using the socket: call func on descriptor fd.
+ * Process context only: every fact comes from `current`. */
+static __always_inline void ss_cap_owner_now(struct ss_sock_owner *o, struct task_struct *task, long fd, __u8 func)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+
+	o->ts_ns = bpf_ktime_get_ns();
+	o->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->pid = pid_tgid >> 32;
+	o->tid = (__u32)pid_tgid;
+	o->ppid = BPF_CORE_READ(parent, tgid);
+	o->uid = (__u32)uid_gid;
+	o->gid = uid_gid >> 32;
+	o->fd = fd;
+	o->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	o->func = func;
+	o->matched = ss_proc_match(o->pid, o->uid);
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	BPF_CORE_READ_STR_INTO(&o->pcomm, parent, comm);
+}
+
+static __always_inline bool ss_cap_same(const struct ss_sock_owner *a, const struct ss_sock_owner *b)
+{
+	return a->tid == b->tid && a->pid == b->pid && a->fd == b->fd && a->func == b->func;
+}
+
+/* Records the current process as the socket's user. Called only in process context. */
+static __always_inline void ss_cap_own(__u64 cookie, struct task_struct *task, long fd, __u8 func)
+{
+	struct ss_sock_owner *old, o = {};
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!cookie)
+		return;
+	/* The common case (the same thread again with the same call) costs one lookup. */
+	old = bpf_map_lookup_elem(&ss_owners, &cookie);
+	if (old && old->tid == (__u32)pid_tgid && old->fd == fd && old->func == func &&
+	    old->pid == pid_tgid >> 32)
+		return;
+	ss_cap_owner_now(&o, task, fd, func);
+	/* before the owner: packets that carry it come after its description in the ring */
+	if (o.matched)
+		ss_cap_describe(task, o.pid, o.start_ns);
+	bpf_map_update_elem(&ss_owners, &cookie, &o, BPF_ANY);
+}
+
+/* A thread inside a system call on a socket, from entry to exit. What such a call sends leaves
+ * in the caller's own context, so the packet hook can tie it to the call itself (a send, or a
+ * receive that answers with an ACK) instead of to the socket's previous use. */
+struct cap_call {
+	__u64 sk;                   /* the socket (struct sock address): what the packet must be of */
+	struct ss_sock_owner owner; /* the caller, with this call and descriptor */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct cap_call);
+} ss_cap_calls SEC(".maps");
+
+/* The calls that move a socket's bytes (or connect it); x86_64 numbers. */
+static __always_inline __u8 ss_cap_io_func(long nr)
+{
+	switch (nr) {
+	case 0: return SS_FUNC_READ;
+	case 1: return SS_FUNC_WRITE;
+	case 19: return SS_FUNC_READV;
+	case 20: return SS_FUNC_WRITEV;
+	case 40: return SS_FUNC_SENDFILE;
+	case 42: return SS_FUNC_CONNECT;
+	case 44: return SS_FUNC_SENDTO;
+	case 45: return SS_FUNC_RECVFROM;
+	case 46: return SS_FUNC_SENDMSG;
+	case 47: return SS_FUNC_RECVMSG;
+	case 275: return SS_FUNC_SPLICE;
+	case 299: return SS_FUNC_RECVMMSG;
+	case 307: return SS_FUNC_SENDMMSG;
+	default: return SS_FUNC_NONE;
+	}
+}
+
+/* After an exec the same process has other arguments: describe it again at its next use. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ss_cap_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+
+	bpf_map_delete_elem(&ss_cap_procs, &tgid);
+	return 0;
+}
+
+/* A socket used by the system call in progress (or by io_uring, with no call of its own):
+ * finds the call and the descriptor from the task's registers. */
+static __always_inline void ss_cap_used(struct sock *sk)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	long nr, fd = -1;
+	__u8 func;
+
+	if (task->flags & PF_KTHREAD)
+		return;
+	if (!ss_cap_is_inet(sk))
+		return; /* only IP sockets make packets */
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	nr = BPF_CORE_READ(regs, orig_ax);
+	func = ss_cap_func_of(nr);
+	if (func != SS_FUNC_NONE) {
+		long di = BPF_CORE_READ(regs, di);
+		/* splice(in, .., out, ..): the socket may be either end */
+		if (ss_cap_fd_is(task, di, sk))
+			fd = di;
+		else if (func == SS_FUNC_SPLICE && ss_cap_fd_is(task, BPF_CORE_READ(regs, dx), sk))
+			fd = BPF_CORE_READ(regs, dx);
+	}
+	ss_cap_own(bpf_get_socket_cookie(sk), task, fd, func);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(ss_cap_send, struct sock *sk, int ret, int flags)
+{
+	ss_cap_used(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(ss_cap_recv, struct sock *sk, int ret, int flags)
+{
+	ss_cap_used(sk);
+	return 0;
+}
+
+/* connect() and listen() change the state inside the caller's system call: the SYN is sent
+ * after this, so it already has its owner. Other transitions happen in softirq. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ss_cap_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (newstate != TCP_SYN_SENT && newstate != TCP_LISTEN)
+		return 0;
+	ss_cap_used((struct sock *)sk);
+	return 0;
+}
+
+/* Entry of a call on an IP socket: remember the call for the packets it sends, and make it the
+ * socket's last use at once. Every system call of the host passes here: the number first. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ss_cap_enter, struct pt_regs *regs, long id)
+{
+	__u8 func = ss_cap_io_func(id);
+	struct cap_call call = {};
+	struct task_struct *task;
+	struct socket *sock;
+	struct sock *sk;
+	__u64 cookie;
+	__u32 tid;
+	long fd;
+
+	if (func == SS_FUNC_NONE)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (task->flags & PF_KTHREAD)
+		return 0;
+	fd = BPF_CORE_READ(regs, di);
+	sock = ss_socket_of_fd(task, fd);
+	/* splice(in, .., out, ..): the socket may be either end */
+	if (!sock && func == SS_FUNC_SPLICE) {
+		fd = BPF_CORE_READ(regs, dx);
+		sock = ss_socket_of_fd(task, fd);
+	}
+	if (!sock)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || !ss_cap_is_inet(sk))
+		return 0;
+	ss_cap_owner_now(&call.owner, task, fd, func);
+	if (!call.owner.matched)
+		return 0;
+	call.sk = (__u64)sk;
+	ss_cap_describe(task, call.owner.pid, call.owner.start_ns);
+	tid = call.owner.tid;
+	bpf_map_update_elem(&ss_cap_calls, &tid, &call, BPF_ANY);
+	/* Read, not assigned (the pointer is untrusted): a new socket gets its cookie with its first
+	 * packet, and the packet hook records the owner then. */
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (cookie) {
+		struct ss_sock_owner *old = bpf_map_lookup_elem(&ss_owners, &cookie);
+		if (!old || !ss_cap_same(old, &call.owner))
+			bpf_map_update_elem(&ss_owners, &cookie, &call.owner, BPF_ANY);
+	}
+	return 0;
+}
+
+/* Exit: the call is over. accept() moves no bytes, yet the handshake's packets belong to the
+ * listener and the first ones of the new socket may come before its first receive: record the
+ * accepting process for both. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(ss_cap_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct socket *sock;
+	struct sock *sk;
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	long lfd;
+	__u32 tid;
+	__u8 func;
+
+	/* every system call of the host passes here: the number first */
+	if (ss_cap_io_func(nr) != SS_FUNC_NONE) {
+		tid = (__u32)bpf_get_current_pid_tgid();
+		bpf_map_delete_elem(&ss_cap_calls, &tid);
+		return 0;
+	}
+	if (nr != 43 && nr != 288)
+		return 0;
+	if (ret < 0)
+		return 0;
+	func = nr == 43 ? SS_FUNC_ACCEPT : SS_FUNC_ACCEPT4;
+	task = bpf_get_current_task_btf();
+	lfd = BPF_CORE_READ(regs, di);
+	/* Cookies are read, not assigned (these pointers are untrusted). The listener's was
+	 * assigned by its first SYN; a new socket's may still be 0. */
+	sock = ss_socket_of_fd(task, lfd);
+	sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (sk && ss_cap_is_inet(sk))
+		ss_cap_own(BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), task, lfd, func);
+	sock = ss_socket_of_fd(task, ret);
+	sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (sk && ss_cap_is_inet(sk))
+		ss_cap_own(BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), task, ret, func);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- packets */
+
+#define SS_SOCK_FILTERS (SS_FILTER_PORT | SS_FILTER_ADDR | SS_FILTER_FAMILY | SS_FILTER_PROTO)
+
+/* The socket filters (port, address, family, protocol) on the packet's own header: the local
+ * end is the source of what a socket sends and the destination of what it receives. */
+static __always_inline bool ss_cap_sock_match(struct __sk_buff *skb, __u8 dir)
+{
+	struct ss_sock s = {};
+	__u8 src[16] = {}, dst[16] = {};
+	__u8 h[40];
+	__u16 ports[2] = {};
+	__u32 l4 = 0;
+
+	if (bpf_skb_load_bytes(skb, 0, h, 20))
+		return false;
+	if ((h[0] >> 4) == 4) {
+		__u32 a;
+		s.family = AF_INET;
+		s.protocol = h[9];
+		__builtin_memcpy(&a, &h[12], 4);
+		ss_v4_mapped(src, a);
+		__builtin_memcpy(&a, &h[16], 4);
+		ss_v4_mapped(dst, a);
+		/* ports only in the first fragment */
+		if (((h[6] & 0x1f) | h[7]) == 0)
+			l4 = (h[0] & 0xf) * 4;
+	} else if ((h[0] >> 4) == 6) {
+		if (bpf_skb_load_bytes(skb, 0, h, 40))
+			return false;
+		s.family = AF_INET6;
+		s.protocol = h[6]; /* extension headers are not walked: no ports then */
+		__builtin_memcpy(src, &h[8], 16);
+		__builtin_memcpy(dst, &h[24], 16);
+		l4 = 40;
+	} else {
+		return false;
+	}
+	if (l4 && (s.protocol == IPPROTO_TCP || s.protocol == IPPROTO_UDP) &&
+	    bpf_skb_load_bytes(skb, l4 & 0x7f, ports, 4) == 0) {
+		ports[0] = bpf_ntohs(ports[0]);
+		ports[1] = bpf_ntohs(ports[1]);
+	}
+	if (dir == SS_PACKET_EGRESS) {
+		__builtin_memcpy(s.laddr, src, 16);
+		__builtin_memcpy(s.raddr, dst, 16);
+		s.lport = ports[0];
+		s.rport = ports[1];
+	} else {
+		__builtin_memcpy(s.laddr, dst, 16);
+		__builtin_memcpy(s.raddr, src, 16);
+		s.lport = ports[1];
+		s.rport = ports[0];
+	}
+	return ss_sock_match(&s);
+}
+
+/* One record: the header, then n bytes of the packet. bpf_ringbuf_reserve takes only constant
+ * sizes, so the caller picks the smallest of a few fixed capacities that holds n; the bytes go
+ * straight from the packet into the ring, with no copy through a scratch buffer. */
+static __always_inline int ss_cap_emit(struct __sk_buff *skb, const struct ss_packet_event *hdr,
+				       __u32 n, struct ss_stats *st, const __u32 cap)
+{
+	struct ss_packet_event *rec;
+	__u64 size = sizeof(*rec) + cap;
+	__u64 flags = bpf_ringbuf_query(&ss_events, BPF_RB_AVAIL_DATA) + size >= ss_wakeup_bytes ?
+			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	rec = bpf_ringbuf_reserve(&ss_events, sizeof(*rec) + cap, 0);
+	if (!rec) {
+		st->lost++;
+		st->unreported++;
+		return 1;
+	}
+	__builtin_memcpy(rec, hdr, sizeof(*rec));
+	if (n > cap)
+		n = cap; /* bounds the copy for the verifier */
+	if (n > 0 && bpf_skb_load_bytes(skb, 0, (void *)(rec + 1), n) != 0)
+		n = 0;
+	rec->cap_len = n;
+	bpf_ringbuf_submit(rec, flags);
+	st->events++;
+	return 1;
+}
+
+static __always_inline int ss_cap_packet(struct __sk_buff *skb, __u8 dir)
+{
+	struct ss_packet_event hdr;
+	struct ss_sock_owner *own;
+	struct sk_buff *kskb;
+	struct net_device *dev;
+	struct ss_stats *st;
+	__u32 zero = 0, n;
+	__u64 cookie;
+
+	if ((ss_filter_flags & SS_SOCK_FILTERS) && !ss_cap_sock_match(skb, dir))
+		return 1;
+	cookie = bpf_get_socket_cookie(skb);
+	kskb = bpf_cast_to_kern_ctx(skb);
+	own = NULL;
+	if (dir == SS_PACKET_EGRESS) {
+		/* Sent by a system call in progress on this very socket? Then `current` is its caller
+		 * (checked: the thread is inside a call on this socket), and the packet is that call's. */
+		struct task_struct *task = bpf_get_current_task_btf();
+		__u32 tid = task->pid;
+		struct cap_call *call = bpf_map_lookup_elem(&ss_cap_calls, &tid);
+		if (call && call->sk == (__u64)kskb->sk) {
+			own = &call->owner;
+			if (cookie) {
+				struct ss_sock_owner *old = bpf_map_lookup_elem(&ss_owners, &cookie);
+				if (!old || !ss_cap_same(old, own))
+					bpf_map_update_elem(&ss_owners, &cookie, own, BPF_ANY);
+			}
+		}
+	}
+	if (!own)
+		own = bpf_map_lookup_elem(&ss_owners, &cookie);
+	/* a known owner that fails the process filters: dropped here. Unknown owners go to user
+	 * space, which looks again once the process has used the socket. */
+	if (own && !own->matched)
+		return 1;
+	st = bpf_map_lookup_elem(&ss_stats, &zero);
+	if (!st)
+		return 1;
+
+	__builtin_memset(&hdr, 0, sizeof(hdr));
+	hdr.type = SS_CAPTURE_PACKET;
+	hdr.dir = dir;
+	hdr.cpu = bpf_get_smp_processor_id();
+	hdr.ts_ns = bpf_ktime_get_ns();
+	hdr.cookie = cookie;
+	hdr.ifindex = skb->ifindex;
+	hdr.len = skb->len;
+	if (own) {
+		hdr.owner = *own;
+		hdr.flags |= SS_PF_OWNER;
+	}
+	dev = kskb->dev;
+	if (dev) {
+		hdr.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		hdr.flags |= SS_PF_NETNS;
+	}
+
+	if (st->unreported) {
+		struct ss_lost_event lost = {
+			.type = SS_EVENT_LOST,
+			.cpu = hdr.cpu,
+			.ts_ns = hdr.ts_ns,
+			.count = st->unreported,
+		};
+		if (bpf_ringbuf_output(&ss_events, &lost, sizeof(lost), BPF_RB_NO_WAKEUP) == 0)
+			st->unreported = 0;
+	}
+
+	n = skb->len < ss_snaplen ? skb->len : ss_snaplen;
+	if (n <= 128)
+		return ss_cap_emit(skb, &hdr, n, st, 128);
+	if (n <= 256)
+		return ss_cap_emit(skb, &hdr, n, st, 256);
+	if (n <= 512)
+		return ss_cap_emit(skb, &hdr, n, st, 512);
+	if (n <= 1024)
+		return ss_cap_emit(skb, &hdr, n, st, 1024);
+	if (n <= 2048)
+		return ss_cap_emit(skb, &hdr, n, st, 2048);
+	if (n <= 4096)
+		return ss_cap_emit(skb, &hdr, n, st, 4096);
+	if (n <= 8192)
+		return ss_cap_emit(skb, &hdr, n, st, 8192);
+	if (n <= 16384)
+		return ss_cap_emit(skb, &hdr, n, st, 16384);
+	if (n <= 32768)
+		return ss_cap_emit(skb, &hdr, n, st, 32768);
+	if (n <= 65536)
+		return ss_cap_emit(skb, &hdr, n, st, 65536);
+	if (n <= 131072)
+		return ss_cap_emit(skb, &hdr, n, st, 131072);
+	return ss_cap_emit(skb, &hdr, n, st, SS_CAP_MAX);
+}
+
+/* 1: let the packet pass. These programs only look. */
+SEC("cgroup_skb/ingress")
+int ss_cap_ingress(struct __sk_buff *skb)
+{
+	return ss_cap_packet(skb, SS_PACKET_INGRESS);
+}
+
+SEC("cgroup_skb/egress")
+int ss_cap_egress(struct __sk_buff *skb)
+{
+	return ss_cap_packet(skb, SS_PACKET_EGRESS);
+}
