@@ -8,8 +8,8 @@ export DEBIAN_FRONTEND=noninteractive DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOG
 
 # Debian packages: libbpf headers + bpftool + clang to rebuild the BPF object; real programs
 # that make real traffic in the privileged tests.
-packages=(libbpf1 libbpf-dev bpftool clang-14 llvm-14 make nginx curl wget python3
-          netcat-openbsd iproute2 procps util-linux)
+packages=(libbpf1 libbpf-dev bpftool clang-14 llvm-14 make nginx curl wget python3 tshark
+          netcat-openbsd iproute2 procps util-linux tmux chromium graphviz)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

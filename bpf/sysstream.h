@@ -147,4 +147,154 @@ struct ss_stats {
 	__u64 unreported; /* dropped and not yet announced by an ss_lost_event */
 };
 
+/* ------------------------------------------------------------------------------------- top */
+/*
+ * In-kernel totals for `sysstream top` and `sysstream netstat` (bpf/top.bpf.c). Nothing is sent
+ * per byte: the programs add to these map values and user space reads the maps on its timer.
+ */
+
+/* The key of ss_top_procs: a process, told apart from a later one with the same pid by its
+ * start time (the same clock as field 22 of /proc/PID/stat, in ns). */
+struct ss_top_pkey {
+	__u32 tgid;
+	__u32 _pad0;
+	__u64 start_ns;       /* group leader's start_boottime */
+};
+
+/* A value of ss_top_procs, one copy per CPU. User space sums the counters and takes the facts
+ * (comm, ppid, uid ...) from the copy that wrote them last (facts_ns). */
+struct ss_top_proc {
+	__u64 tx_bytes;       /* bytes sent on its sockets (sock_send_length) */
+	__u64 rx_bytes;       /* bytes received (sock_recv_length, MSG_PEEK excluded) */
+	__u64 tx_calls;
+	__u64 rx_calls;
+	__u64 connects;       /* TCP connect attempts (CLOSE -> SYN_SENT) */
+	__u64 connect_fails;  /* attempts that went back to CLOSE before ESTABLISHED */
+	__u64 resets;         /* RSTs received or sent on its connections */
+	__u64 retransmits;    /* TCP segments retransmitted on its connections */
+	__u64 first_ns;       /* first activity seen on this CPU (CLOCK_MONOTONIC) */
+	__u64 last_ns;        /* last activity seen on this CPU */
+	__u64 facts_ns;       /* when the facts below were written on this CPU (0: never) */
+	__u64 exit_ns;        /* the process exited (0: alive as far as this CPU saw) */
+	__u64 cgroup_id;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u32 _pad0;
+	char comm[SS_COMM_LEN];
+};
+
+/* ss_top_conn.flags */
+enum ss_top_conn_flags {
+	SS_TOP_CONN_ACTIVE = 1 << 0,      /* this end connected (CLOSE -> SYN_SENT seen) */
+	SS_TOP_CONN_PASSIVE = 1 << 1,     /* accepted (SYN_RECV -> ESTABLISHED seen) */
+	SS_TOP_CONN_ESTABLISHED = 1 << 2, /* reached ESTABLISHED while watched */
+	SS_TOP_CONN_FAILED = 1 << 3,      /* connect failed: SYN_SENT -> CLOSE */
+	SS_TOP_CONN_RST_RX = 1 << 4,      /* an RST was received */
+	SS_TOP_CONN_RST_TX = 1 << 5,      /* an RST was sent */
+	SS_TOP_CONN_CLOSED = 1 << 6,      /* TCP reached CLOSE */
+};
+
+/* A value of ss_top_conns, keyed by socket cookie (sk.cookie). Shared by all CPUs: counters are
+ * added atomically. */
+struct ss_top_conn {
+	struct ss_sock sk;    /* tuple and state as last read from the socket */
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u64 tx_calls;
+	__u64 rx_calls;
+	__u64 first_ns;       /* first seen (connect, accept or first byte) */
+	__u64 last_ns;        /* last send or receive */
+	__u64 close_ns;       /* reached CLOSE (0: open) */
+	__u64 owner_start_ns; /* the owner's ss_top_pkey.start_ns */
+	__u64 ino;            /* socket inode: joins /proc/net/... and /proc/PID/fd */
+	__u32 owner_tgid;     /* first process seen using it in a system call (0: none yet) */
+	__u32 owner_uid;
+	__u32 srtt_us;        /* TCP smoothed round-trip time, microseconds */
+	__u32 retransmits;    /* TCP segments retransmitted (the kernel's total_retrans) */
+	__u32 flags;          /* ss_top_conn_flags */
+	__u32 _pad0;
+	char comm[SS_COMM_LEN]; /* the owner's */
+};
+
+/* --------------------------------------------------------------------------------- capture */
+/*
+ * Packets for `sysstream capture` (bpf/capture.bpf.c): every IP packet into or out of a local
+ * socket, with the socket's cookie and the process that last used that socket in process
+ * context. Records of its ring buffer are ss_packet_event (+ bytes) and ss_lost_event.
+ */
+
+/* The type tag of the capture object's records (its lost records are SS_EVENT_LOST). */
+enum ss_capture_type {
+	SS_CAPTURE_PACKET = 16, /* ss_packet_event followed by cap_len bytes of the IP packet */
+	SS_CAPTURE_PROC = 17,   /* ss_proc_event */
+};
+
+#define SS_CMDLINE_LEN 256
+#define SS_CGROUP_DEPTH 8
+#define SS_CGROUP_NAME_LEN 64
+
+/* ss_packet_event.dir */
+enum ss_packet_dir {
+	SS_PACKET_INGRESS = 0, /* delivered to a local socket */
+	SS_PACKET_EGRESS = 1,  /* sent by a local socket */
+};
+
+/* ss_packet_event.flags */
+enum ss_packet_flags {
+	SS_PF_OWNER = 1 << 0,  /* owner holds the socket's last user at packet time */
+	SS_PF_NETNS = 1 << 1,  /* netns holds the device's network namespace */
+};
+
+/* The process that last used a socket in process context: a value of the ss_owners map
+ * (key: socket cookie), copied into each packet of that socket. */
+struct ss_sock_owner {
+	__u64 ts_ns;      /* when (CLOCK_MONOTONIC) */
+	__u64 start_ns;   /* the process's start (start_boottime, ns): tells reused pids apart */
+	__u64 cgroup_id;  /* cgroup v2 id */
+	__u32 pid;        /* tgid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__s32 fd;         /* the socket's descriptor in that process; -1 when not known */
+	__u32 netns;      /* the process's network namespace inode */
+	__u8 func;        /* ss_func of the system call; SS_FUNC_NONE when none (io_uring ...) */
+	__u8 matched;     /* the process passed the process filters (pid, comm, uid, cgroup) */
+	__u16 _pad0;
+	char comm[SS_COMM_LEN];
+	char pcomm[SS_COMM_LEN];
+};
+
+/* A process seen using a socket for the first time (or again after an exec): what /proc may
+ * no longer say once its packets are written, read while it runs. */
+struct ss_proc_event {
+	__u16 type;          /* SS_CAPTURE_PROC */
+	__u16 cmdline_len;   /* bytes in cmdline: the NUL-separated arguments, cut at SS_CMDLINE_LEN */
+	__u32 pid;           /* tgid */
+	__u64 ts_ns;
+	__u64 start_ns;      /* as ss_sock_owner.start_ns */
+	__u64 cgroup_id;
+	__u16 cgroup_depth;  /* names in cgroup, the leaf first; 0: the root */
+	__u8 cgroup_cut;     /* 1: the path is deeper than SS_CGROUP_DEPTH, its top is missing */
+	__u8 _pad0[5];
+	char cmdline[SS_CMDLINE_LEN];
+	char cgroup[SS_CGROUP_DEPTH * SS_CGROUP_NAME_LEN]; /* SS_CGROUP_NAME_LEN bytes per name */
+};
+
+/* One packet as a cgroup_skb hook saw it, from its IP header on; cap_len bytes follow. */
+struct ss_packet_event {
+	__u16 type;       /* SS_CAPTURE_PACKET */
+	__u8 dir;         /* ss_packet_dir */
+	__u8 flags;       /* ss_packet_flags */
+	__u32 cpu;
+	__u64 ts_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 cookie;     /* the socket's cookie (0: none) */
+	__u32 ifindex;    /* the device, in namespace netns */
+	__u32 netns;      /* the device's network namespace inode (with SS_PF_NETNS) */
+	__u32 len;        /* bytes of the IP packet (a GSO packet counts whole) */
+	__u32 cap_len;    /* bytes of it that follow this header (at most the snap length) */
+	struct ss_sock_owner owner; /* with SS_PF_OWNER */
+};
+
 #endif /* SYSSTREAM_H */

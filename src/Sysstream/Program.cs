@@ -5,5 +5,10 @@ var root = new RootCommand("sysstream: which process, run by whom, sent or recei
 {
     TraceCommand.Create(),
     DoctorCommand.Create(),
+    CaptureCommand.Create(),
+    TopCommand.Create(),
+    NetstatCommand.Create(),
+    MapCommand.Create(),
+    ServeCommand.Create(),
 };
 return await CommandRunner.RunAsync(root, args);

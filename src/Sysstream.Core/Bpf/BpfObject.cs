@@ -15,6 +15,7 @@ internal sealed unsafe class BpfObject : IDisposable
     private GCHandle _imagePin;
     private readonly List<(string Name, BpfLinkHandle Link)> _links = new();
     private bool _loaded;
+    private readonly HashSet<nint> _attachedApart = new();
 
     public const string TraceObject = "trace.bpf.o";
 
@@ -133,7 +134,7 @@ internal sealed unsafe class BpfObject : IDisposable
         var attached = new List<string>();
         for (nint p = Libbpf.bpf_object__next_program(Raw, 0); p != 0; p = Libbpf.bpf_object__next_program(Raw, p))
         {
-            if (!Libbpf.bpf_program__autoload(p))
+            if (!Libbpf.bpf_program__autoload(p) || _attachedApart.Contains(p))
                 continue;
             string section = Utf8(Libbpf.bpf_program__section_name(p));
             nint link = Libbpf.bpf_program__attach(p);
@@ -143,6 +144,23 @@ internal sealed unsafe class BpfObject : IDisposable
             attached.Add(section);
         }
         return attached;
+    }
+
+    /// <summary>Attaches one program to a cgroup v2 directory open as <paramref name="cgroupFd"/>
+    /// (cgroup_skb and other cgroup hooks, which libbpf cannot attach by section name). It is
+    /// detached with the others, and <see cref="AttachAll"/> leaves it alone.</summary>
+    public string AttachCgroup(string progName, int cgroupFd)
+    {
+        nint prog = Libbpf.bpf_object__find_program_by_name(Raw, progName);
+        if (prog == 0)
+            throw new InvalidOperationException($"no BPF program named {progName}");
+        string section = Utf8(Libbpf.bpf_program__section_name(prog));
+        nint link = Libbpf.bpf_program__attach_cgroup(prog, cgroupFd);
+        if (link == 0)
+            throw SysstreamException.FromErrno($"attaching {section}", Marshal.GetLastPInvokeError());
+        _links.Add((section, new BpfLinkHandle(link)));
+        _attachedApart.Add(prog);
+        return section;
     }
 
     /// <summary>Detaches every program; the maps (and the ring buffer) stay readable.</summary>

@@ -7,6 +7,12 @@ using System.Runtime.InteropServices;
 
 namespace Sysstream.Events;
 
+public enum CaptureType : uint
+{
+    Packet = 16,
+    Proc = 17,
+}
+
 [System.Flags]
 public enum EventFlags : uint
 {
@@ -64,6 +70,19 @@ public enum Func : uint
     Count = 22,
 }
 
+public enum PacketDir : uint
+{
+    Ingress = 0,
+    Egress = 1,
+}
+
+[System.Flags]
+public enum PacketFlags : uint
+{
+    Owner = 1,
+    Netns = 2,
+}
+
 public enum Phase : uint
 {
     Enter = 0,
@@ -77,6 +96,18 @@ public enum PidFlags : uint
     FollowChildren = 2,
 }
 
+[System.Flags]
+public enum TopConnFlags : uint
+{
+    Active = 1,
+    Passive = 2,
+    Established = 4,
+    Failed = 8,
+    RstRx = 16,
+    RstTx = 32,
+    Closed = 64,
+}
+
 [StructLayout(LayoutKind.Explicit, Size = 24)]
 public unsafe partial struct LostEvent
 {
@@ -85,6 +116,38 @@ public unsafe partial struct LostEvent
     [FieldOffset(4)] public uint Cpu;
     [FieldOffset(8)] public ulong TsNs;
     [FieldOffset(16)] public ulong Count;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 128)]
+public unsafe partial struct PacketEvent
+{
+    [FieldOffset(0)] public ushort Type;
+    [FieldOffset(2)] public byte Dir;
+    [FieldOffset(3)] public byte Flags;
+    [FieldOffset(4)] public uint Cpu;
+    [FieldOffset(8)] public ulong TsNs;
+    [FieldOffset(16)] public ulong Cookie;
+    [FieldOffset(24)] public uint Ifindex;
+    [FieldOffset(28)] public uint Netns;
+    [FieldOffset(32)] public uint Len;
+    [FieldOffset(36)] public uint CapLen;
+    [FieldOffset(40)] public SockOwner Owner;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 808)]
+public unsafe partial struct ProcEvent
+{
+    [FieldOffset(0)] public ushort Type;
+    [FieldOffset(2)] public ushort CmdlineLen;
+    [FieldOffset(4)] public uint Pid;
+    [FieldOffset(8)] public ulong TsNs;
+    [FieldOffset(16)] public ulong StartNs;
+    [FieldOffset(24)] public ulong CgroupId;
+    [FieldOffset(32)] public ushort CgroupDepth;
+    [FieldOffset(34)] public byte CgroupCut;
+    [FieldOffset(35)] public fixed byte _pad0[5];
+    [FieldOffset(40)] public fixed byte Cmdline[256];
+    [FieldOffset(296)] public fixed byte Cgroup[512];
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 56)]
@@ -101,6 +164,26 @@ public unsafe partial struct Sock
     [FieldOffset(50)] public byte State;
     [FieldOffset(51)] public byte _pad0;
     [FieldOffset(52)] public uint Seq;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 88)]
+public unsafe partial struct SockOwner
+{
+    [FieldOffset(0)] public ulong TsNs;
+    [FieldOffset(8)] public ulong StartNs;
+    [FieldOffset(16)] public ulong CgroupId;
+    [FieldOffset(24)] public uint Pid;
+    [FieldOffset(28)] public uint Tid;
+    [FieldOffset(32)] public uint Ppid;
+    [FieldOffset(36)] public uint Uid;
+    [FieldOffset(40)] public uint Gid;
+    [FieldOffset(44)] public int Fd;
+    [FieldOffset(48)] public uint Netns;
+    [FieldOffset(52)] public byte Func;
+    [FieldOffset(53)] public byte Matched;
+    [FieldOffset(54)] public ushort _pad0;
+    [FieldOffset(56)] public fixed byte Comm[16];
+    [FieldOffset(72)] public fixed byte Pcomm[16];
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 24)]
@@ -142,6 +225,59 @@ public unsafe partial struct SyscallEventUnix
 {
     [FieldOffset(0)] public SyscallEvent Ev;
     [FieldOffset(176)] public UnixPaths Paths;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 168)]
+public unsafe partial struct TopConn
+{
+    [FieldOffset(0)] public Sock Sk;
+    [FieldOffset(56)] public ulong TxBytes;
+    [FieldOffset(64)] public ulong RxBytes;
+    [FieldOffset(72)] public ulong TxCalls;
+    [FieldOffset(80)] public ulong RxCalls;
+    [FieldOffset(88)] public ulong FirstNs;
+    [FieldOffset(96)] public ulong LastNs;
+    [FieldOffset(104)] public ulong CloseNs;
+    [FieldOffset(112)] public ulong OwnerStartNs;
+    [FieldOffset(120)] public ulong Ino;
+    [FieldOffset(128)] public uint OwnerTgid;
+    [FieldOffset(132)] public uint OwnerUid;
+    [FieldOffset(136)] public uint SrttUs;
+    [FieldOffset(140)] public uint Retransmits;
+    [FieldOffset(144)] public uint Flags;
+    [FieldOffset(148)] public uint _pad0;
+    [FieldOffset(152)] public fixed byte Comm[16];
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 16)]
+public unsafe partial struct TopPkey
+{
+    [FieldOffset(0)] public uint Tgid;
+    [FieldOffset(4)] public uint _pad0;
+    [FieldOffset(8)] public ulong StartNs;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 136)]
+public unsafe partial struct TopProc
+{
+    [FieldOffset(0)] public ulong TxBytes;
+    [FieldOffset(8)] public ulong RxBytes;
+    [FieldOffset(16)] public ulong TxCalls;
+    [FieldOffset(24)] public ulong RxCalls;
+    [FieldOffset(32)] public ulong Connects;
+    [FieldOffset(40)] public ulong ConnectFails;
+    [FieldOffset(48)] public ulong Resets;
+    [FieldOffset(56)] public ulong Retransmits;
+    [FieldOffset(64)] public ulong FirstNs;
+    [FieldOffset(72)] public ulong LastNs;
+    [FieldOffset(80)] public ulong FactsNs;
+    [FieldOffset(88)] public ulong ExitNs;
+    [FieldOffset(96)] public ulong CgroupId;
+    [FieldOffset(104)] public uint Ppid;
+    [FieldOffset(108)] public uint Uid;
+    [FieldOffset(112)] public uint Gid;
+    [FieldOffset(116)] public uint _pad0;
+    [FieldOffset(120)] public fixed byte Comm[16];
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 216)]

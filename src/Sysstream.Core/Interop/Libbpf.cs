@@ -124,6 +124,15 @@ internal static unsafe partial class Libbpf
     [LibraryImport(Lib)]
     public static partial void ring_buffer__free(nint rb);
 
+    /// <summary>Adds another ring buffer map to <paramref name="rb"/>: one poll serves both.</summary>
+    [LibraryImport(Lib)]
+    public static partial int ring_buffer__add(nint rb, int map_fd,
+        delegate* unmanaged<void*, void*, nuint, int> sample_cb, void* ctx);
+
+    /// <summary>Attaches a cgroup program (cgroup_skb ...) to the cgroup open as <paramref name="cgroup_fd"/>, as a link.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint bpf_program__attach_cgroup(nint prog, int cgroup_fd);
+
     [LibraryImport(Lib)]
     public static partial int libbpf_num_possible_cpus();
 

@@ -11,7 +11,12 @@ namespace Sysstream.Cli.Commands;
 /// </summary>
 internal static class TracedCommand
 {
-    public static Process Start(string[] command, TraceSession session)
+    public static Process Start(string[] command, TraceSession session) =>
+        Start(command, pid => session.AddPid(pid, followChildren: true));
+
+    /// <summary>The same for any set of sessions: <paramref name="track"/> adds the stopped
+    /// shell's pid (children followed) to each before it continues.</summary>
+    public static Process Start(string[] command, Action<int> track)
     {
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");
@@ -29,7 +34,7 @@ internal static class TracedCommand
             throw new SysstreamException($"starting {command[0]}: {ex.Message}", ExitCodes.Unavailable);
         }
         WaitUntilStopped(child);
-        session.AddPid(child.Id, followChildren: true);
+        track(child.Id);
         Libc.kill(child.Id, Libc.SIGCONT);
         return child;
     }
