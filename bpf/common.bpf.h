@@ -209,12 +209,14 @@ static __always_inline __u64 ss_iov_sum(const struct iovec *iov, __u64 cnt, __u3
 }
 
 /* Writes one record; batches wake-ups: the reader is woken only once enough bytes
- * are pending and otherwise drains the buffer on its own poll timer. */
+ * are pending and otherwise drains the buffer on its own poll timer. Only the record that
+ * crosses a multiple of ss_wakeup_bytes wakes it: a wake-up is a self-IPI (a VM exit on a
+ * virtual machine), and while the reader catches up every later record would send another. */
 static __always_inline void ss_output(void *data, __u64 size, __u64 now, __u32 cpu)
 {
 	__u32 zero = 0;
 	struct ss_stats *st = bpf_map_lookup_elem(&ss_stats, &zero);
-	__u64 flags;
+	__u64 flags, avail;
 
 	if (!st)
 		return;
@@ -228,7 +230,8 @@ static __always_inline void ss_output(void *data, __u64 size, __u64 now, __u32 c
 		if (bpf_ringbuf_output(&ss_events, &lost, sizeof(lost), BPF_RB_NO_WAKEUP) == 0)
 			st->unreported = 0;
 	}
-	flags = bpf_ringbuf_query(&ss_events, BPF_RB_AVAIL_DATA) + size >= ss_wakeup_bytes ?
+	avail = bpf_ringbuf_query(&ss_events, BPF_RB_AVAIL_DATA);
+	flags = avail / ss_wakeup_bytes != (avail + size) / ss_wakeup_bytes ?
 			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&ss_events, data, size, flags) == 0) {
 		st->events++;

@@ -6,9 +6,19 @@
  * Hooks: tp_btf/sys_enter and tp_btf/sys_exit (BTF raw tracepoints), which every
  * kernel with BTF offers; kprobes and fentry are not needed. Every system call on
  * the host passes through them, so the syscall number is checked first thing.
+ *
+ * Cost per event matters more here than anywhere else: kernel structures are read with direct
+ * BTF loads (a plain load each, where BPF_CORE_READ is a helper call each), pointers that are
+ * not typed (fd table slots, private_data) are typed with bpf_rdonly_cast (6.2+, a no-op after
+ * verification), and the state kept from entry to exit lives in task-local storage, updated
+ * in place.
  */
 #include "common.bpf.h"
 #include "filter.bpf.h"
+
+/* Types a pointer the verifier knows nothing about, read-only (loads fault safely). */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
+#define TR_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -38,35 +48,43 @@ struct {
 	__type(value, struct ss_syscall_event_unix);
 } ss_scratch SEC(".maps");
 
-/* What sys_exit needs from sys_enter, per thread. LRU: a thread killed inside a
- * call never reaches sys_exit, and its entry must not leak. */
+/* What sys_exit needs from sys_enter, per thread: task-local storage, so the entry is found
+ * without hashing, written in place, and freed with the thread (a thread killed inside a call
+ * never reaches sys_exit). `active` says an entry is waiting for its exit. */
 struct trace_inflight {
 	__u64 ts_ns;
 	__u64 args[6];
 	__u64 req_bytes;
 	__u64 arg;
+	__u64 sock;              /* the struct socket * found at entry (0: none) */
 	struct ss_sock sk;       /* facts known at entry (close: the last ones) */
 	__u32 flags;
+	__s32 fd;                /* the socket's descriptor found at entry */
 	__u8 func;
 	__u8 matched;            /* entry passed the filters: emit the exit too */
 	__u8 has_paths;
-	__u8 _pad0;
+	__u8 active;
+	__u8 comm_known;         /* comm/comm_match below hold the last comm checked */
+	__u8 comm_match;
+	__u16 _pad0;
+	char comm[SS_COMM_LEN];  /* the thread's name when the comm filter last ran for it */
 	struct ss_unix_paths paths;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct trace_inflight);
 } ss_inflight SEC(".maps");
 
+/* Bytes this CPU wrote to the ring buffer since it last woke the reader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct trace_inflight);
-} ss_inflight_scratch SEC(".maps");
+	__type(value, __u64);
+} ss_tr_pending SEC(".maps");
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -108,10 +126,185 @@ static __always_inline bool ss_needs_socket_fd(__u8 func)
 	       func == SS_FUNC_SPLICE;
 }
 
+/* Entries that could not be kept (no task storage): counted as lost, never silent. */
+static __always_inline void tr_count_lost(void)
+{
+	__u32 zero = 0;
+	struct ss_stats *st = bpf_map_lookup_elem(&ss_stats, &zero);
+
+	if (st) {
+		st->lost++;
+		st->unreported++;
+	}
+}
+
+/* ss_socket_of_fd with direct loads: one helper call (the fd table slot) instead of nine. */
+static __always_inline struct socket *tr_socket_of_fd(struct task_struct *task, long fd)
+{
+	struct files_struct *files;
+	struct fdtable *fdt;
+	struct file *f = NULL;
+	struct file **fds;
+
+	if (fd < 0)
+		return NULL;
+	files = task->files;
+	if (!files)
+		return NULL;
+	fdt = files->fdt;
+	if (!fdt || (unsigned long)fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	/* fd is bounded by max_fds above; a slot of the array is an untyped pointer to the verifier */
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	f = TR_CAST(f, struct file);
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	return TR_CAST(f->private_data, struct socket);
+}
+
+static __always_inline void tr_unix_path_of(struct unix_sock *us, char *out)
+{
+	struct unix_address *ua;
+	int len;
+
+	if (!us)
+		return;
+	ua = us->addr;
+	if (!ua)
+		return;
+	len = ua->len - 2; /* minus sun_family */
+	if (len <= 0)
+		return;
+	if (len > SS_UNIX_PATH_LEN)
+		len = SS_UNIX_PATH_LEN;
+	bpf_probe_read_kernel(out, len & (SS_UNIX_PATH_LEN * 2 - 1), &ua->name[0].sun_path);
+}
+
+/* ss_read_sock with direct loads (same facts, same flags). */
+static __always_inline bool tr_read_sock(struct socket *sock, struct ss_sock *out,
+					 struct ss_unix_paths *paths, __u32 *flags, __u8 func)
+{
+	struct sock *sk;
+
+	if (!sock)
+		return false;
+	sk = sock->sk;
+	if (!sk)
+		return false;
+	*flags |= SS_EF_SOCK;
+	out->family = sk->__sk_common.skc_family;
+	out->type = sk->sk_type;
+	out->protocol = sk->sk_protocol;
+	out->state = sk->__sk_common.skc_state;
+	out->cookie = sk->__sk_common.skc_cookie.counter;
+	if (out->family == AF_INET) {
+		ss_v4_mapped(out->laddr, sk->__sk_common.skc_rcv_saddr);
+		ss_v4_mapped(out->raddr, sk->__sk_common.skc_daddr);
+	} else if (out->family == AF_INET6) {
+		__builtin_memcpy(out->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(out->raddr, &sk->__sk_common.skc_v6_daddr, 16);
+	} else if (out->family == AF_UNIX) {
+		struct unix_sock *us = TR_CAST(sk, struct unix_sock);
+		tr_unix_path_of(us, paths->local);
+		tr_unix_path_of(TR_CAST(us->peer, struct unix_sock), paths->remote);
+		return true;
+	}
+	out->lport = sk->__sk_common.skc_num;
+	out->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (out->protocol == IPPROTO_TCP) {
+		struct tcp_sock *tp = TR_CAST(sk, struct tcp_sock);
+		if (ss_is_send(func)) {
+			out->seq = tp->write_seq;
+			*flags |= SS_EF_SEQ;
+		} else if (ss_is_recv(func)) {
+			out->seq = tp->copied_seq;
+			*flags |= SS_EF_SEQ;
+		}
+	}
+	return false;
+}
+
+/* ss_fill_task with direct loads. */
+static __always_inline void tr_fill_task(struct ss_syscall_event *e, struct task_struct *task,
+					 __u64 pid_tgid, __u64 uid_gid)
+{
+	struct task_struct *parent = task->real_parent;
+
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->uid = (__u32)uid_gid;
+	e->gid = uid_gid >> 32;
+	e->ppid = parent->tgid;
+	/* both names are kept NUL-padded by the kernel (strscpy_pad) */
+	__builtin_memcpy(e->pcomm, parent->comm, SS_COMM_LEN);
+	__builtin_memcpy(e->comm, task->comm, SS_COMM_LEN);
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->netns = task->nsproxy->net_ns->ns.inum;
+}
+
+/* ss_output without a ring-buffer query per record: the producer and consumer positions
+ * are cache lines every CPU and the reader write, and reading them on every record costs.
+ * Each CPU counts what it wrote instead and wakes the reader once per ss_wakeup_bytes of
+ * its own; the reader drains on its timer as well. Loss accounting as ss_output's. */
+static __always_inline void tr_output(void *data, __u64 size, __u64 now, __u32 cpu)
+{
+	__u32 zero = 0;
+	struct ss_stats *st = bpf_map_lookup_elem(&ss_stats, &zero);
+	__u64 *pending = bpf_map_lookup_elem(&ss_tr_pending, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (!st || !pending)
+		return;
+	if (st->unreported) {
+		struct ss_lost_event lost = {
+			.type = SS_EVENT_LOST,
+			.cpu = cpu,
+			.ts_ns = now,
+			.count = st->unreported,
+		};
+		if (bpf_ringbuf_output(&ss_events, &lost, sizeof(lost), BPF_RB_NO_WAKEUP) == 0)
+			st->unreported = 0;
+	}
+	*pending += size;
+	if (*pending >= ss_wakeup_bytes) {
+		*pending = 0;
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&ss_events, data, size, flags) == 0) {
+		st->events++;
+	} else {
+		st->lost++;
+		st->unreported++;
+	}
+}
+
 static __always_inline void ss_emit(struct ss_syscall_event_unix *rec, bool is_unix, __u64 now)
 {
 	rec->ev.type = is_unix ? SS_EVENT_SYSCALL_UNIX : SS_EVENT_SYSCALL;
-	ss_output(rec, is_unix ? sizeof(*rec) : sizeof(rec->ev), now, rec->ev.cpu);
+	tr_output(rec, is_unix ? sizeof(*rec) : sizeof(rec->ev), now, rec->ev.cpu);
+}
+
+/* With a comm filter, most threads making network calls do not match, and would pay a name
+ * copy and a hash lookup per call. Their last verdict is kept with their name in task
+ * storage: while the name is unchanged, a mismatch is rejected at two compares.
+ * ss_proc_match stays the authority for everything that passes. */
+static __always_inline bool tr_comm_rejected(struct task_struct *task, struct trace_inflight *in)
+{
+	__u64 *cached = (__u64 *)in->comm;
+	__u64 c0, c1;
+
+	__builtin_memcpy(&c0, &task->comm[0], 8);
+	__builtin_memcpy(&c1, &task->comm[8], 8);
+	if (!in->comm_known || cached[0] != c0 || cached[1] != c1) {
+		cached[0] = c0;
+		cached[1] = c1;
+		in->comm_match = bpf_map_lookup_elem(&ss_comms, in->comm) != NULL;
+		in->comm_known = 1;
+	}
+	return !in->comm_match;
 }
 
 /* ---------------------------------------------------------------- programs */
@@ -120,7 +313,7 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 {
 	__u8 func = ss_func_of(id);
-	__u32 zero = 0, tid;
+	__u32 zero = 0;
 	__u64 pid_tgid, uid_gid, now, a[6];
 	struct trace_inflight *in;
 	struct task_struct *task;
@@ -132,45 +325,65 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	if (ss_func_mask && !(ss_func_mask & (1u << func)))
 		return 0;
+	task = bpf_get_current_task_btf();
+	if (task->flags & PF_KTHREAD)
+		return 0;
+	in = NULL;
+	if (ss_filter_flags & SS_FILTER_COMM) {
+		in = bpf_task_storage_get(&ss_inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (in && tr_comm_rejected(task, in))
+			return 0;
+	}
 	pid_tgid = bpf_get_current_pid_tgid();
 	uid_gid = bpf_get_current_uid_gid();
 	if (!ss_proc_match(pid_tgid >> 32, (__u32)uid_gid))
 		return 0;
-	task = bpf_get_current_task_btf();
-	if (task->flags & PF_KTHREAD)
-		return 0;
 
-	a[0] = BPF_CORE_READ(regs, di);
-	a[1] = BPF_CORE_READ(regs, si);
-	a[2] = BPF_CORE_READ(regs, dx);
-	a[3] = BPF_CORE_READ(regs, r10);
-	a[4] = BPF_CORE_READ(regs, r8);
-	a[5] = BPF_CORE_READ(regs, r9);
+	/* regs is a trusted BTF pointer here: plain loads */
+	a[0] = regs->di;
+	a[1] = regs->si;
+	a[2] = regs->dx;
+	a[3] = regs->r10;
+	a[4] = regs->r8;
+	a[5] = regs->r9;
 
 	if (func != SS_FUNC_SOCKET && func != SS_FUNC_SOCKETPAIR) {
 		fd = (int)a[0];
-		sock = ss_socket_of_fd(task, fd);
+		sock = tr_socket_of_fd(task, fd);
 		/* sendfile(out, in) and splice(in, .., out): either end may be the socket */
 		if (!sock && func == SS_FUNC_SENDFILE) {
 			fd = (int)a[1];
-			sock = ss_socket_of_fd(task, fd);
+			sock = tr_socket_of_fd(task, fd);
 		} else if (!sock && func == SS_FUNC_SPLICE) {
 			fd = (int)a[2];
-			sock = ss_socket_of_fd(task, fd);
+			sock = tr_socket_of_fd(task, fd);
 		}
 		if (!sock && ss_needs_socket_fd(func))
 			return 0;
 	}
 
-	in = bpf_map_lookup_elem(&ss_inflight_scratch, &zero);
 	if (!in)
+		in = bpf_task_storage_get(&ss_inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in) {
+		tr_count_lost();
 		return 0;
-	__builtin_memset(in, 0, sizeof(*in));
+	}
+	/* Reused in place: clear what this call may not overwrite. Paths are only ever written
+	 * when has_paths ends up set. */
+	if (in->has_paths)
+		__builtin_memset(&in->paths, 0, sizeof(in->paths));
+	__builtin_memset(&in->sk, 0, sizeof(in->sk));
+	in->req_bytes = 0;
+	in->arg = 0;
+	in->flags = 0;
+	in->has_paths = 0;
 	now = bpf_ktime_get_ns();
 	in->ts_ns = now;
 	in->func = func;
+	in->fd = fd;
+	in->sock = (__u64)sock;
 	__builtin_memcpy(in->args, a, sizeof(a));
-	is_unix = ss_read_sock(sock, &in->sk, &in->paths, &in->flags, func);
+	is_unix = tr_read_sock(sock, &in->sk, &in->paths, &in->flags, func);
 
 	switch (func) {
 	case SS_FUNC_SOCKET:
@@ -277,8 +490,7 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 
 	match = ss_sock_match(&in->sk);
 	in->matched = match;
-	tid = (__u32)pid_tgid;
-	bpf_map_update_elem(&ss_inflight, &tid, in, BPF_ANY);
+	in->active = 1;
 
 	if (match && !ss_no_enter) {
 		struct ss_syscall_event_unix *rec = bpf_map_lookup_elem(&ss_scratch, &zero);
@@ -296,7 +508,7 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 		rec->ev.sk = in->sk;
 		if (is_unix)
 			rec->paths = in->paths;
-		ss_fill_task(&rec->ev, task, pid_tgid, uid_gid);
+		tr_fill_task(&rec->ev, task, pid_tgid, uid_gid);
 		ss_emit(rec, is_unix, now);
 	}
 	return 0;
@@ -305,8 +517,11 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, zero = 0, eflags;
+	/* orig_ax is the call number: most calls on the host leave here, at one load and a
+	 * few compares, before any lookup. */
+	__u8 func = ss_func_of(regs->orig_ax);
+	__u64 pid_tgid;
+	__u32 zero = 0, eflags;
 	struct ss_syscall_event_unix *rec;
 	struct trace_inflight *in;
 	struct task_struct *task;
@@ -314,26 +529,23 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	bool is_unix;
 	long fd;
 	__u64 now, uid_gid;
-	__u8 func;
 
-	/* A cheap hash lookup instead of decoding orig_ax: only threads that entered a
-	 * traced call have an entry. */
-	in = bpf_map_lookup_elem(&ss_inflight, &tid);
-	if (!in)
+	if (func == SS_FUNC_NONE)
 		return 0;
-	func = in->func;
-	/* The exit must be of the call we saw enter (orig_ax is the call number). */
-	if (ss_func_of(BPF_CORE_READ(regs, orig_ax)) != func) {
-		bpf_map_delete_elem(&ss_inflight, &tid);
-		return 0;
-	}
-	rec = bpf_map_lookup_elem(&ss_scratch, &zero);
-	if (!rec) {
-		bpf_map_delete_elem(&ss_inflight, &tid);
-		return 0;
-	}
-	now = bpf_ktime_get_ns();
 	task = bpf_get_current_task_btf();
+	in = bpf_task_storage_get(&ss_inflight, task, 0, 0);
+	/* Only threads that entered a traced call have an active entry, and the exit must be
+	 * of the call that entered. */
+	if (!in || !in->active)
+		return 0;
+	in->active = 0;
+	if (in->func != func)
+		return 0;
+	rec = bpf_map_lookup_elem(&ss_scratch, &zero);
+	if (!rec)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	now = bpf_ktime_get_ns();
 	__builtin_memset(&rec->ev, 0, sizeof(rec->ev));
 	rec->ev.phase = SS_PHASE_EXIT;
 	rec->ev.func = func;
@@ -345,13 +557,16 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	fd = (int)in->args[0];
 	eflags = in->flags & (SS_EF_PEER_FROM_ARGS | SS_EF_LOCAL_FROM_ARGS | SS_EF_TRUNCATED);
 	is_unix = in->has_paths;
-	rec->paths = in->paths;
+	if (is_unix)
+		rec->paths = in->paths;
+	else
+		__builtin_memset(&rec->paths, 0, sizeof(rec->paths));
 
 	switch (func) {
 	case SS_FUNC_SOCKET:
 		if (ret >= 0) {
 			fd = ret;
-			sock = ss_socket_of_fd(task, fd);
+			sock = tr_socket_of_fd(task, fd);
 		} else {
 			fd = -1;
 		}
@@ -362,7 +577,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 		if (ret == 0 && !bpf_probe_read_user(sv, sizeof(sv), (void *)in->args[3])) {
 			fd = sv[0];
 			rec->ev.arg = sv[1];
-			sock = ss_socket_of_fd(task, fd);
+			sock = tr_socket_of_fd(task, fd);
 		}
 		break;
 	}
@@ -370,18 +585,16 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	case SS_FUNC_ACCEPT4:
 		/* fd stays the listener; the new connection's facts come from the returned fd */
 		if (ret >= 0)
-			sock = ss_socket_of_fd(task, ret);
+			sock = tr_socket_of_fd(task, ret);
 		break;
 	case SS_FUNC_CLOSE:
 		/* the descriptor is gone: keep what entry saw */
 		break;
-	case SS_FUNC_SENDFILE:
-	case SS_FUNC_SPLICE:
-		fd = in->arg == (int)in->args[0] ? (func == SS_FUNC_SENDFILE ? (int)in->args[1] : (int)in->args[2]) : (int)in->args[0];
-		sock = ss_socket_of_fd(task, fd);
-		break;
 	default:
-		sock = ss_socket_of_fd(task, fd);
+		/* The call held its file for its whole duration: the socket found at entry is the
+		 * one it used (sendfile/splice: whichever end was the socket). */
+		fd = in->fd;
+		sock = TR_CAST(in->sock, struct socket);
 		break;
 	}
 	rec->ev.fd = fd;
@@ -392,7 +605,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	} else {
 		struct ss_sock live = {};
 		__u32 lflags = 0;
-		if (ss_read_sock(sock, &live, &rec->paths, &lflags, func))
+		if (tr_read_sock(sock, &live, &rec->paths, &lflags, func))
 			is_unix = true;
 		if (lflags & SS_EF_SOCK) {
 			/* An unconnected or failed socket has no peer in struct sock: keep the
@@ -467,38 +680,39 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	}
 	rec->ev.flags = eflags;
 
-	if (!in->matched && !ss_sock_match(&rec->ev.sk)) {
-		bpf_map_delete_elem(&ss_inflight, &tid);
+	if (!in->matched && !ss_sock_match(&rec->ev.sk))
 		return 0;
-	}
-	bpf_map_delete_elem(&ss_inflight, &tid);
 
 	uid_gid = bpf_get_current_uid_gid();
 	rec->ev.cpu = bpf_get_smp_processor_id();
-	ss_fill_task(&rec->ev, task, pid_tgid, uid_gid);
+	tr_fill_task(&rec->ev, task, pid_tgid, uid_gid);
 	ss_emit(rec, is_unix, now);
 	return 0;
 }
 
 /* Socket cookies are assigned lazily. These hooks see a trusted struct sock and
- * assign one early, so that sys_exit can read it from the socket. */
+ * assign one early, so that sys_exit can read it from the socket. They run on every send
+ * and receive: once a socket has its cookie, a load is all they cost. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ss_sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	bpf_get_socket_cookie((void *)sk);
+	if (!sk->__sk_common.skc_cookie.counter)
+		bpf_get_socket_cookie((void *)sk);
 	return 0;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(ss_sock_send, struct sock *sk, int ret, int flags)
 {
-	bpf_get_socket_cookie(sk);
+	if (!sk->__sk_common.skc_cookie.counter)
+		bpf_get_socket_cookie(sk);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ss_sock_recv, struct sock *sk, int ret, int flags)
 {
-	bpf_get_socket_cookie(sk);
+	if (!sk->__sk_common.skc_cookie.counter)
+		bpf_get_socket_cookie(sk);
 	return 0;
 }

@@ -15,7 +15,7 @@ public sealed unsafe class RingBufferReader : IDisposable
 {
     private readonly TraceSession _session;
     private readonly IEventSink _sink;
-    private readonly ReorderBuffer _reorder = new();
+    private readonly ReorderBuffer _reorder = new(16384);
     private readonly RecordDecoder _decoder;
     private readonly RingBufferHandle _rb;
     private readonly Thread _thread;
@@ -33,10 +33,29 @@ public sealed unsafe class RingBufferReader : IDisposable
     /// <summary>Poll timeout: with batched wake-ups this is how often the buffer is drained at low load.</summary>
     public int PollIntervalMs { get; init; } = 10;
 
+    /// <summary>Nice value of the reader thread. Under CPU contention (the traced programs keep
+    /// every CPU busy) a reader at the default priority falls behind and the kernel has to drop
+    /// events; raised, it keeps up, and the traced programs pay for the events in time instead.
+    /// Null: leave the priority alone.</summary>
+    public int? ReaderNice { get; init; } = -10;
+
+    /// <summary>During a long drain (a backlog), records due are released to the sink after this
+    /// many: the reorder buffer, and so the reader's memory, stays bounded however far behind
+    /// the reader is.</summary>
+    public const int BatchRecords = 8192;
+
+    // Set by the record callback when a batch is complete: it then returns a negative value,
+    // which makes libbpf stop consuming (the record itself is consumed).
+    private bool _batchFull;
+    private int _sinceRelease;
+
     public long Records => _decoder.Records;
     public long Malformed => _decoder.Malformed;
     public long LostReported => _decoder.LostReported;
+    /// <summary>Times the kernel woke the reader (enough bytes pending) and it found records.</summary>
     public long Wakeups { get; private set; }
+    /// <summary>Poll-timer ticks that found records without a wake-up.</summary>
+    public long TimerDrains { get; private set; }
     /// <summary>Records delivered per CPU (index: CPU number).</summary>
     public long[] PerCpu => _decoder.PerCpu;
     public long LateRecords => _reorder.LateRecords;
@@ -84,25 +103,28 @@ public sealed unsafe class RingBufferReader : IDisposable
     private void Run()
     {
         nint rb = _rb.DangerousGetHandle();
+        // Best effort: needs CAP_SYS_NICE to raise, which a tracer running as root has.
+        if (ReaderNice is int nice)
+            Libc.setpriority(Libc.PRIO_PROCESS, (uint)Libc.gettid(), nice);
         try
         {
             while (!_stop && _failure is null)
             {
+                long before = _decoder.Records;
                 int n = Libbpf.ring_buffer__poll(rb, PollIntervalMs);
-                if (n > 0)
-                    Wakeups++;
+                bool woken = n > 0 || (n < 0 && _batchFull);
                 // Without a wake-up, poll sees nothing: drain on every tick.
-                Libbpf.ring_buffer__consume(rb);
-                ulong now = (ulong)Libc.ClockGettimeNs(Libc.CLOCK_MONOTONIC);
-                if (now > ReorderWindowNs)
-                    _reorder.Release(now - ReorderWindowNs, _sink);
+                Drain(rb);
+                if (woken)
+                    Wakeups++;
+                else if (_decoder.Records > before)
+                    TimerDrains++;
+                ReleaseDue();
                 _sink.Flush();
             }
             // Detach so no new records come, then drain what the kernel already wrote.
             _session.Detach();
-            while (Libbpf.ring_buffer__consume(rb) > 0)
-            {
-            }
+            Drain(rb);
             _reorder.ReleaseAll(_sink);
             ReportUnannouncedLoss();
             _sink.Flush();
@@ -115,6 +137,31 @@ public sealed unsafe class RingBufferReader : IDisposable
         {
             _stopped.TrySetResult();
         }
+    }
+
+    /// <summary>Consumes everything available, releasing what is due after every batch.</summary>
+    private void Drain(nint rb)
+    {
+        while (_failure is null)
+        {
+            if (_batchFull)
+            {
+                _batchFull = false;
+                ReleaseDue();
+            }
+            int m = Libbpf.ring_buffer__consume(rb);
+            if (m >= 0 || !_batchFull)
+                return;
+        }
+    }
+
+    /// <summary>Releases, in timestamp order, the records older than the reorder window.</summary>
+    private void ReleaseDue()
+    {
+        _sinceRelease = 0;
+        ulong now = (ulong)Libc.ClockGettimeNs(Libc.CLOCK_MONOTONIC);
+        if (now > ReorderWindowNs)
+            _reorder.Release(now - ReorderWindowNs, _sink);
     }
 
     /// <summary>Losses not followed by any later record on their CPU are announced at the end.</summary>
@@ -139,7 +186,10 @@ public sealed unsafe class RingBufferReader : IDisposable
         try
         {
             reader._decoder.Decode(new ReadOnlySpan<byte>(data, (int)size));
-            return 0;
+            if (++reader._sinceRelease < BatchRecords)
+                return 0;
+            reader._batchFull = true;
+            return -1;
         }
         catch (Exception ex)
         {

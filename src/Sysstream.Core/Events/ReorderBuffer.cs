@@ -7,19 +7,28 @@ namespace Sysstream.Events;
 /// records are nearly ordered already: a record's timestamp is taken a little before it is
 /// written, and another CPU may write in between. Records are held until they are older than the
 /// window (measured against the monotonic clock when the reader drains), then released in order.
-/// Storage is preallocated and only grows; nothing is allocated per event.
+/// Storage is preallocated and only grows; nothing is allocated per event. A slot holds the
+/// fixed event only; the unix paths that follow a few records live in a side pool, so the
+/// buffer stays small (it holds every event of the window).
 /// </summary>
 public sealed class ReorderBuffer
 {
     private struct Slot
     {
-        public SyscallEventUnix Record;  // for lost records, the LostEvent is stored in its first bytes
+        public SyscallEvent Ev;  // for lost records, the LostEvent is stored in its first bytes
         public EventType Kind;
+        public int PathsIndex;   // SyscallUnix: the entry of _paths holding its paths
     }
 
     private Slot[] _ring;
     private int _head, _count;
     private ulong _lastReleased;
+
+    private UnixPaths[] _paths = new UnixPaths[16];
+    private int[] _freePaths = new int[16];
+    private int _freeCount;
+    private int _pathsUsed;
+    private static readonly UnixPaths NoPaths = default;
 
     /// <summary>Records that arrived after newer ones had been released; released with their
     /// timestamp raised to the last one shown, so the output never goes backwards.</summary>
@@ -32,12 +41,19 @@ public sealed class ReorderBuffer
         _ring = new Slot[Math.Max(16, initialCapacity)];
     }
 
-    public void AddSyscall(in SyscallEvent ev) => Insert(ev.TsNs, EventType.Syscall).Record.Ev = ev;
+    public void AddSyscall(in SyscallEvent ev) => Insert(ev.TsNs, EventType.Syscall).Ev = ev;
 
-    public void AddSyscallUnix(in SyscallEventUnix ev) => Insert(ev.Ev.TsNs, EventType.SyscallUnix).Record = ev;
+    public void AddSyscallUnix(in SyscallEventUnix ev)
+    {
+        int index = TakePaths();
+        _paths[index] = ev.Paths;
+        ref Slot slot = ref Insert(ev.Ev.TsNs, EventType.SyscallUnix);
+        slot.Ev = ev.Ev;
+        slot.PathsIndex = index;
+    }
 
     public void AddLost(in LostEvent lost) =>
-        Unsafe.As<SyscallEventUnix, LostEvent>(ref Insert(lost.TsNs, EventType.Lost).Record) = lost;
+        Unsafe.As<SyscallEvent, LostEvent>(ref Insert(lost.TsNs, EventType.Lost).Ev) = lost;
 
     private ref Slot Insert(ulong ts, EventType kind)
     {
@@ -77,13 +93,14 @@ public sealed class ReorderBuffer
             switch (slot.Kind)
             {
                 case EventType.Syscall:
-                    sink.OnSyscall(in slot.Record.Ev, in slot.Record.Paths, hasUnixPaths: false);
+                    sink.OnSyscall(in slot.Ev, in NoPaths, hasUnixPaths: false);
                     break;
                 case EventType.SyscallUnix:
-                    sink.OnSyscall(in slot.Record.Ev, in slot.Record.Paths, hasUnixPaths: true);
+                    sink.OnSyscall(in slot.Ev, in _paths[slot.PathsIndex], hasUnixPaths: true);
+                    _freePaths[_freeCount++] = slot.PathsIndex;
                     break;
                 case EventType.Lost:
-                    sink.OnLost(in Unsafe.As<SyscallEventUnix, LostEvent>(ref slot.Record));
+                    sink.OnLost(in Unsafe.As<SyscallEvent, LostEvent>(ref slot.Ev));
                     break;
             }
             _head = _head + 1 == _ring.Length ? 0 : _head + 1;
@@ -106,14 +123,31 @@ public sealed class ReorderBuffer
     private ulong TsAt(int i) => TsOf(ref At(i));
 
     private static ulong TsOf(ref Slot s) =>
-        s.Kind == EventType.Lost ? Unsafe.As<SyscallEventUnix, LostEvent>(ref s.Record).TsNs : s.Record.Ev.TsNs;
+        s.Kind == EventType.Lost ? Unsafe.As<SyscallEvent, LostEvent>(ref s.Ev).TsNs : s.Ev.TsNs;
 
     private static void SetTs(ref Slot s, ulong ts)
     {
         if (s.Kind == EventType.Lost)
-            Unsafe.As<SyscallEventUnix, LostEvent>(ref s.Record).TsNs = ts;
+            Unsafe.As<SyscallEvent, LostEvent>(ref s.Ev).TsNs = ts;
         else
-            s.Record.Ev.TsNs = ts;
+            s.Ev.TsNs = ts;
+    }
+
+    /// <summary>A free entry of the paths pool (held from insert to release).</summary>
+    private int TakePaths()
+    {
+        if (_freeCount > 0)
+            return _freePaths[--_freeCount];
+        if (_pathsUsed == _paths.Length)
+            GrowPaths();
+        return _pathsUsed++;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowPaths()
+    {
+        Array.Resize(ref _paths, _paths.Length * 2);
+        Array.Resize(ref _freePaths, _paths.Length);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

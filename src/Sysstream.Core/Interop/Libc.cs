@@ -46,6 +46,15 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib)]
     public static partial int close(int fd);
 
+    [LibraryImport(Lib)]
+    public static partial int gettid();
+
+    public const int PRIO_PROCESS = 0;
+
+    /// <summary>With PRIO_PROCESS and a thread id, sets that thread's nice value (Linux).</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setpriority(int which, uint who, int prio);
+
     public static long ClockGettimeNs(int clock)
     {
         clock_gettime(clock, out Timespec ts);

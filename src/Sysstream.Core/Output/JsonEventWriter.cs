@@ -1,5 +1,7 @@
-using System.Buffers.Text;
+using System.Buffers;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Sysstream.Events;
 
 namespace Sysstream.Output;
@@ -9,6 +11,9 @@ namespace Sysstream.Output;
 /// buffer (fixed key fragments, numbers formatted in place, strings escaped as JSON requires),
 /// which goes to the stream on <see cref="Flush"/> and whenever it holds more than 64 KiB.
 /// Nothing allocates per event. The lines are plain JSON: any parser reads them.
+/// The hot path does not repeat work: the date and time up to the second are formatted once
+/// per second, the last addresses seen are kept as text, and names and strings that need no
+/// escaping are copied as they are.
 /// </summary>
 /// <remarks>
 /// <para>Keys of a system call record, in this order (always present unless marked optional):</para>
@@ -51,11 +56,25 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
     // The longest line: fixed keys and numbers (< 1 KiB) plus two unix paths of 108 bytes, each
     // byte of which may become a 6-byte escape after sanitising to at most 3 bytes.
     private const int MaxLine = 8 * 1024;
+    private const long NsPerSecond = 1_000_000_000L;
+    // "2026-11-28T01:02:03." : the part of a timestamp that changes once per second.
+    private const int SecondPrefixLength = 20;
 
     private readonly Stream _output;
     private readonly EventClock _clock;
     private readonly byte[] _buffer = new byte[FlushThreshold + MaxLine];
     private int _length;
+
+    private long _prefixSecond = long.MinValue;
+    private readonly byte[] _secondPrefix = new byte[SecondPrefixLength];
+    private AddressText _address0, _address1;
+    private bool _replaceAddress1;
+
+    /// <summary>Bytes a JSON string cannot hold as they are: control characters, '"' and '\'.</summary>
+    private static readonly SearchValues<byte> NeedsEscape = SearchValues.Create(EscapeSet());
+
+    /// <summary>Bytes that a comm needs no sanitising or escaping for: printable ASCII but '"' and '\'.</summary>
+    private static readonly SearchValues<byte> PlainAscii = SearchValues.Create(PlainSet());
 
     /// <param name="output">Where the lines go (stdout); not disposed here.</param>
     /// <param name="clock">Turns the kernel's monotonic timestamps into wall-clock time.</param>
@@ -81,9 +100,9 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
         Raw(",\"ppid\":"u8);
         Number(ev.Ppid);
         Raw(",\"comm\":"u8);
-        String(text[..EventFormatting.CopySanitized(ev.CommSpan, text, forTerminal: false)]);
+        Name(ev.CommSpan, text);
         Raw(",\"pcomm\":"u8);
-        String(text[..EventFormatting.CopySanitized(ev.PcommSpan, text, forTerminal: false)]);
+        Name(ev.PcommSpan, text);
         Raw(",\"uid\":"u8);
         Number(ev.Uid);
         Raw(",\"gid\":"u8);
@@ -103,12 +122,14 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
         Raw(",\"family\":"u8);
         if (sk.Family == Sock.AF_UNSPEC)
             Null();
+        else if (Names.Family(sk.Family) is { IsEmpty: false } family)
+            Literal(family);
         else
-            String(text[..Names.NameOrNumber(Names.Family(sk.Family), sk.Family, text)]);
+            String(text[..Names.NameOrNumber(default, sk.Family, text)]);
         Raw(",\"type\":"u8);
-        StringOrNull(Names.SocketType(sk.Type));
+        LiteralOrNull(Names.SocketType(sk.Type));
         Raw(",\"proto\":"u8);
-        StringOrNull(Names.Proto(sk.Family, sk.Type, sk.Protocol));
+        LiteralOrNull(Names.Proto(sk.Family, sk.Type, sk.Protocol));
 
         if (EventFormatting.IsUnix(ev, hasUnixPaths))
         {
@@ -121,9 +142,9 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
         else
         {
             Raw(",\"laddr\":"u8);
-            Endpoint(",\"lport\":"u8, sk.LaddrBytes, sk.Lport, sk.LocalUnknown, text);
+            Endpoint(",\"lport\":"u8, sk.LaddrBytes, sk.Lport, sk.LocalUnknown);
             Raw(",\"raddr\":"u8);
-            Endpoint(",\"rport\":"u8, sk.RaddrBytes, sk.Rport, sk.RemoteUnknown, text);
+            Endpoint(",\"rport\":"u8, sk.RaddrBytes, sk.Rport, sk.RemoteUnknown);
         }
 
         Raw(",\"req_bytes\":"u8);
@@ -157,7 +178,7 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
         else
             Null();
         Raw(",\"state\":"u8);
-        StringOrNull(EventFormatting.TcpState(in ev));
+        LiteralOrNull(EventFormatting.TcpState(in ev));
 
         if (ev.HasFlag(EventFlags.Seq))
         {
@@ -195,24 +216,67 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
 
     public void Dispose() => WriteOut();
 
+    /// <summary>{"ts":"...","ts_ns":N, with the part up to the second formatted once per second.</summary>
     private void WriteTime(ulong monotonicNs, Span<byte> text)
     {
         long unixNs = _clock.ToUnixNs(monotonicNs);
         Raw("{\"ts\":\""u8);
+        if (unixNs >= 0)
+        {
+            long second = unixNs / NsPerSecond;
+            if (second != _prefixSecond)
+                NewSecond(second, text);
+            Raw(_secondPrefix);
+            FixedDigits((ulong)(unixNs - second * NsPerSecond), 9);
+            Raw("Z\",\"ts_ns\":"u8);
+            Number(unixNs);
+            return;
+        }
         Raw(text[..EventFormatting.WriteRfc3339(unixNs, text)]);
         Raw("\",\"ts_ns\":"u8);
         Number(unixNs);
     }
 
-    private void StringOrNull(ReadOnlySpan<byte> value)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void NewSecond(long second, Span<byte> text)
+    {
+        EventFormatting.WriteRfc3339(second * NsPerSecond, text);
+        text[..SecondPrefixLength].CopyTo(_secondPrefix);
+        _prefixSecond = second;
+    }
+
+    /// <summary>A name from the kernel (comm): copied as it is when it is plain printable ASCII
+    /// without quotes or backslashes, the common case; otherwise sanitised and escaped.</summary>
+    private void Name(ReadOnlySpan<byte> raw, Span<byte> text)
+    {
+        if (raw.IndexOfAnyExcept(PlainAscii) < 0)
+        {
+            Literal(raw);
+            return;
+        }
+        String(text[..EventFormatting.CopySanitized(raw, text, forTerminal: false)]);
+    }
+
+    /// <summary>A string known to need no escaping (the names of numbers, comms checked above).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Literal(ReadOnlySpan<byte> value)
+    {
+        Span<byte> dest = _buffer.AsSpan(_length, value.Length + 2);
+        dest[0] = (byte)'"';
+        value.CopyTo(dest[1..]);
+        dest[^1] = (byte)'"';
+        _length += value.Length + 2;
+    }
+
+    private void LiteralOrNull(ReadOnlySpan<byte> value)
     {
         if (value.IsEmpty)
             Null();
         else
-            String(value);
+            Literal(value);
     }
 
-    private void Endpoint(ReadOnlySpan<byte> portKey, ReadOnlySpan<byte> addr, ushort port, bool unknown, Span<byte> text)
+    private void Endpoint(ReadOnlySpan<byte> portKey, ReadOnlySpan<byte> addr, ushort port, bool unknown)
     {
         if (unknown)
         {
@@ -221,9 +285,24 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
             Null();
             return;
         }
-        String(text[..EventFormatting.WriteAddress(addr, text)]);
+        Literal(AddressTextOf(addr));
         Raw(portKey);
         Number(port);
+    }
+
+    /// <summary>The text of an address, from a two-entry cache: a connection's two addresses
+    /// repeat event after event.</summary>
+    private ReadOnlySpan<byte> AddressTextOf(ReadOnlySpan<byte> addr16)
+    {
+        if (_address0.Length > 0 && addr16.SequenceEqual(_address0.Address))
+            return ((ReadOnlySpan<byte>)_address0.Text)[.._address0.Length];
+        if (_address1.Length > 0 && addr16.SequenceEqual(_address1.Address))
+            return ((ReadOnlySpan<byte>)_address1.Text)[.._address1.Length];
+        ref AddressText slot = ref _replaceAddress1 ? ref _address1 : ref _address0;
+        _replaceAddress1 = !_replaceAddress1;
+        addr16.CopyTo(slot.Address);
+        slot.Length = EventFormatting.WriteAddress(addr16, slot.Text);
+        return ((ReadOnlySpan<byte>)slot.Text)[..slot.Length];
     }
 
     private void UnixPath(ReadOnlySpan<byte> raw, Span<byte> text)
@@ -245,28 +324,114 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
 
     private void Null() => Raw("null"u8);
 
+    // ------------------------------------------------------------------ numbers
+
+    private static ReadOnlySpan<byte> TwoDigits =>
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
+
+    private static readonly ulong[] PowersOf10 =
+    {
+        1UL, 10UL, 100UL, 1_000UL, 10_000UL, 100_000UL, 1_000_000UL, 10_000_000UL, 100_000_000UL,
+        1_000_000_000UL, 10_000_000_000UL, 100_000_000_000UL, 1_000_000_000_000UL, 10_000_000_000_000UL,
+        100_000_000_000_000UL, 1_000_000_000_000_000UL, 10_000_000_000_000_000UL, 100_000_000_000_000_000UL,
+        1_000_000_000_000_000_000UL, 10_000_000_000_000_000_000UL,
+    };
+
+    /// <summary>Decimal digits of a number (at least 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CountDigits(ulong value)
+    {
+        // floor(log10) from floor(log2): 1233/4096 ~ log10(2), corrected by one comparison.
+        int t = (BitOperations.Log2(value | 1) + 1) * 1233 >> 12;
+        return t - (value < PowersOf10[t] ? 1 : 0) + 1;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Number(ulong value)
     {
-        Utf8Formatter.TryFormat(value, _buffer.AsSpan(_length), out int n);
+        if (value < 10)
+        {
+            _buffer[_length++] = (byte)('0' + (int)value);
+            return;
+        }
+        int n = CountDigits(value);
+        WriteDigitsBackwards(value, _length + n);
         _length += n;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Number(long value)
     {
-        Utf8Formatter.TryFormat(value, _buffer.AsSpan(_length), out int n);
-        _length += n;
+        if (value < 0)
+        {
+            _buffer[_length++] = (byte)'-';
+            Number((ulong)-value); // -long.MinValue wraps to its own magnitude as ulong
+            return;
+        }
+        Number((ulong)value);
     }
+
+    /// <summary>Exactly <paramref name="count"/> digits, zero-padded (fractions of a second).</summary>
+    private void FixedDigits(ulong value, int count)
+    {
+        _buffer.AsSpan(_length, count).Fill((byte)'0');
+        if (value > 0)
+            WriteDigitsBackwards(value, _length + count);
+        _length += count;
+    }
+
+    /// <summary>Writes the digits of <paramref name="value"/> so that the last one is just before
+    /// <paramref name="end"/>, two at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteDigitsBackwards(ulong value, int end)
+    {
+        ref byte dest = ref MemoryMarshal.GetArrayDataReference(_buffer);
+        ref byte pairs = ref MemoryMarshal.GetReference(TwoDigits);
+        // end <= _buffer.Length: every line fits in MaxLine past the flush threshold
+        if ((uint)end > (uint)_buffer.Length)
+            ThrowLineTooLong();
+        while (value >= 100)
+        {
+            ulong q = value / 100;
+            int r = (int)(value - q * 100) * 2;
+            end -= 2;
+            Unsafe.Add(ref dest, end) = Unsafe.Add(ref pairs, r);
+            Unsafe.Add(ref dest, end + 1) = Unsafe.Add(ref pairs, r + 1);
+            value = q;
+        }
+        if (value >= 10)
+        {
+            int r = (int)value * 2;
+            Unsafe.Add(ref dest, end - 2) = Unsafe.Add(ref pairs, r);
+            Unsafe.Add(ref dest, end - 1) = Unsafe.Add(ref pairs, r + 1);
+        }
+        else
+        {
+            Unsafe.Add(ref dest, end - 1) = (byte)('0' + (int)value);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowLineTooLong() => throw new InvalidOperationException("a JSON line outgrew its buffer");
+
+    // ------------------------------------------------------------------ strings
 
     /// <summary>A JSON string of valid UTF-8 (sanitised by the caller): quotes, backslashes and
     /// control characters escaped, everything else as it is.</summary>
     private void String(ReadOnlySpan<byte> utf8)
     {
+        int first = utf8.IndexOfAny(NeedsEscape);
+        if (first < 0)
+        {
+            Literal(utf8);
+            return;
+        }
         Span<byte> dest = _buffer.AsSpan(_length);
         int o = 0;
         dest[o++] = (byte)'"';
-        foreach (byte b in utf8)
+        utf8[..first].CopyTo(dest[o..]);
+        o += first;
+        foreach (byte b in utf8[first..])
         {
             if (b >= 0x20 && b != (byte)'"' && b != (byte)'\\')
             {
@@ -295,6 +460,47 @@ public sealed class JsonEventWriter : IEventSink, IDisposable
     }
 
     private static byte Hex(int nibble) => (byte)(nibble < 10 ? '0' + nibble : 'a' + nibble - 10);
+
+    private static byte[] EscapeSet()
+    {
+        var set = new byte[34];
+        for (int i = 0; i < 32; i++)
+            set[i] = (byte)i;
+        set[32] = (byte)'"';
+        set[33] = (byte)'\\';
+        return set;
+    }
+
+    private static byte[] PlainSet()
+    {
+        var set = new List<byte>();
+        for (int b = 0x20; b < 0x7f; b++)
+        {
+            if (b != '"' && b != '\\')
+                set.Add((byte)b);
+        }
+        return set.ToArray();
+    }
+
+    /// <summary>An address and its text ("127.0.0.1", "::1").</summary>
+    private struct AddressText
+    {
+        public Bytes16 Address;
+        public AddressChars Text;
+        public int Length; // 0: empty slot
+    }
+
+    [InlineArray(16)]
+    private struct Bytes16
+    {
+        private byte _b;
+    }
+
+    [InlineArray(EventFormatting.MaxAddressLength)]
+    private struct AddressChars
+    {
+        private byte _b;
+    }
 
     private void EndLine()
     {

@@ -23,6 +23,8 @@ internal static class TraceCommand
             DefaultValueFactory = _ => TraceOptions.DefaultRingBufferBytes,
         };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print libbpf's messages to stderr" };
+        var statsJson = new Option<string?>("--stats-json") { Description = "At the end, write the run's counters (kernel written/lost, delivered, reader wake-ups, attach time) as JSON to this file" };
+        var read = new Option<string?>("--read", "-r") { Description = "Print the system calls stored in a pcapng file of `sysstream capture` ('-': standard input) instead of tracing; no root needed", HelpName = "FILE" };
         var syscalls = new Option<string[]>("--syscall", "-e")
         {
             Description = "Only these system calls (repeatable, or comma-separated), e.g. -e connect,accept4",
@@ -36,9 +38,14 @@ internal static class TraceCommand
         cmd.Options.Add(duration);
         cmd.Options.Add(ringBuffer);
         cmd.Options.Add(verbose);
+        cmd.Options.Add(statsJson);
         cmd.Options.Add(syscalls);
+        cmd.Options.Add(read);
         cmd.SetAction((parse, ct) =>
         {
+            if (parse.GetValue(read) is { } recording)
+                return Task.FromResult(TraceReplay.Run(recording, parse.GetValue(output) == "json", filters.Parse(parse), parse.GetValue(noEnter),
+                    SyscallNames.ToFuncs(parse.GetValue(syscalls))));
             var options = new TraceOptions
             {
                 Filter = filters.Parse(parse),
@@ -48,12 +55,12 @@ internal static class TraceCommand
                 Syscalls = SyscallNames.ToFuncs(parse.GetValue(syscalls)),
                 FollowChildren = CommandRunner.Tail.Length > 0,
             };
-            return RunAsync(options, parse.GetValue(output) == "json", parse.GetValue(duration), CommandRunner.Tail, ct);
+            return RunAsync(options, parse.GetValue(output) == "json", parse.GetValue(duration), CommandRunner.Tail, parse.GetValue(statsJson), ct);
         });
         return cmd;
     }
 
-    private static async Task<int> RunAsync(TraceOptions options, bool json, TimeSpan? duration, string[] command, CancellationToken ct)
+    private static async Task<int> RunAsync(TraceOptions options, bool json, TimeSpan? duration, string[] command, string? statsPath, CancellationToken ct)
     {
         using var stop = new StopSignal();
         var clock = EventClock.FromSystem();
@@ -63,7 +70,8 @@ internal static class TraceCommand
         IEventSink sink = json ? new JsonEventWriter(stdout, clock) : new TableEventWriter(stdout, clock);
         using var reader = new RingBufferReader(session, sink);
         reader.Start();
-        Console.Error.WriteLine($"sysstream: attached {session.Attached.Count} hooks ({string.Join(", ", session.Attached)}) in {stopwatch.ElapsedMilliseconds} ms; tracing");
+        long attachMs = stopwatch.ElapsedMilliseconds;
+        Console.Error.WriteLine($"sysstream: attached {session.Attached.Count} hooks ({string.Join(", ", session.Attached)}) in {attachMs} ms; tracing");
 
         Process? child = command.Length > 0 ? TracedCommand.Start(command, session) : null;
         var waits = new List<Task> { stop.Signalled, reader.Stopped, Task.Delay(duration ?? Timeout.InfiniteTimeSpan, ct) };
@@ -76,9 +84,44 @@ internal static class TraceCommand
             return ExitCodes.Ok; // the consumer of our output is gone: stop quietly, as `| head` expects
         reader.Join();
         PrintSummary(session, reader);
+        if (statsPath is not null)
+            WriteStats(statsPath, session, reader, attachMs);
         if (child is not null && child.HasExited)
             return child.ExitCode;
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The run's counters for tools (the benchmark harness): what the kernel wrote and
+    /// dropped, what reached the output, and how often the reader was woken.</summary>
+    private static void WriteStats(string path, TraceSession session, RingBufferReader reader, long attachMs)
+    {
+        Stats[] stats = session.ReadStats();
+        ulong written = 0, lost = 0;
+        foreach (Stats s in stats)
+        {
+            written += s.Events;
+            lost += s.Lost;
+        }
+        var text = new System.Text.StringBuilder();
+        text.Append(System.FormattableString.Invariant(
+            $"{{\"kernel_written\":{written},\"kernel_lost\":{lost},\"delivered\":{reader.Records},\"lost_reported\":{reader.LostReported},"));
+        text.Append(System.FormattableString.Invariant(
+            $"\"wakeups\":{reader.Wakeups},\"timer_drains\":{reader.TimerDrains},\"late\":{reader.LateRecords},\"malformed\":{reader.Malformed},\"attach_ms\":{attachMs},\"per_cpu\":["));
+        for (int cpu = 0; cpu < stats.Length; cpu++)
+        {
+            long delivered = cpu < reader.PerCpu.Length ? reader.PerCpu[cpu] : 0;
+            text.Append(cpu > 0 ? "," : "").Append(System.FormattableString.Invariant(
+                $"{{\"cpu\":{cpu},\"written\":{stats[cpu].Events},\"lost\":{stats[cpu].Lost},\"delivered\":{delivered}}}"));
+        }
+        text.Append("]}\n");
+        try
+        {
+            File.WriteAllText(path, text.ToString());
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SysstreamException($"writing {path}: {ex.Message}", ExitCodes.IoError, inner: ex);
+        }
     }
 
     private static void PrintSummary(TraceSession session, RingBufferReader reader)
