@@ -135,29 +135,13 @@ static __always_inline void ss_cap_describe(struct task_struct *task, __u32 tgid
 	bpf_map_update_elem(&ss_cap_procs, &tgid, &start_ns, BPF_ANY);
 }
 
-/* x86_64 numbers of the system calls that use a socket's bytes or create its owner
- * (arch/x86/entry/syscalls/syscall_64.tbl). */
+/* The system calls that use a socket's bytes or create its owner. */
 static __always_inline __u8 ss_cap_func_of(long nr)
 {
-	switch (nr) {
-	case 0: return SS_FUNC_READ;
-	case 1: return SS_FUNC_WRITE;
-	case 19: return SS_FUNC_READV;
-	case 20: return SS_FUNC_WRITEV;
-	case 40: return SS_FUNC_SENDFILE;
-	case 42: return SS_FUNC_CONNECT;
-	case 43: return SS_FUNC_ACCEPT;
-	case 44: return SS_FUNC_SENDTO;
-	case 45: return SS_FUNC_RECVFROM;
-	case 46: return SS_FUNC_SENDMSG;
-	case 47: return SS_FUNC_RECVMSG;
-	case 50: return SS_FUNC_LISTEN;
-	case 275: return SS_FUNC_SPLICE;
-	case 288: return SS_FUNC_ACCEPT4;
-	case 299: return SS_FUNC_RECVMMSG;
-	case 307: return SS_FUNC_SENDMMSG;
-	default: return SS_FUNC_NONE;
-	}
+	__u8 f = ss_func_of(nr);
+
+	return f == SS_FUNC_SOCKET || f == SS_FUNC_SOCKETPAIR || f == SS_FUNC_BIND ||
+	       f == SS_FUNC_CLOSE || f == SS_FUNC_SHUTDOWN ? SS_FUNC_NONE : f;
 }
 
 static __always_inline bool ss_cap_is_inet(const struct sock *sk)
@@ -237,25 +221,12 @@ struct {
 	__type(value, struct cap_call);
 } ss_cap_calls SEC(".maps");
 
-/* The calls that move a socket's bytes (or connect it); x86_64 numbers. */
+/* The calls that move a socket's bytes (or connect it). */
 static __always_inline __u8 ss_cap_io_func(long nr)
 {
-	switch (nr) {
-	case 0: return SS_FUNC_READ;
-	case 1: return SS_FUNC_WRITE;
-	case 19: return SS_FUNC_READV;
-	case 20: return SS_FUNC_WRITEV;
-	case 40: return SS_FUNC_SENDFILE;
-	case 42: return SS_FUNC_CONNECT;
-	case 44: return SS_FUNC_SENDTO;
-	case 45: return SS_FUNC_RECVFROM;
-	case 46: return SS_FUNC_SENDMSG;
-	case 47: return SS_FUNC_RECVMSG;
-	case 275: return SS_FUNC_SPLICE;
-	case 299: return SS_FUNC_RECVMMSG;
-	case 307: return SS_FUNC_SENDMMSG;
-	default: return SS_FUNC_NONE;
-	}
+	__u8 f = ss_cap_func_of(nr);
+
+	return f == SS_FUNC_ACCEPT || f == SS_FUNC_ACCEPT4 || f == SS_FUNC_LISTEN ? SS_FUNC_NONE : f;
 }
 
 /* After an exec the same process has other arguments: describe it again at its next use. */

@@ -88,35 +88,6 @@ struct {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-static __always_inline __u8 ss_func_of(long nr)
-{
-	switch (nr) {
-	case 0: return SS_FUNC_READ;
-	case 1: return SS_FUNC_WRITE;
-	case 3: return SS_FUNC_CLOSE;
-	case 19: return SS_FUNC_READV;
-	case 20: return SS_FUNC_WRITEV;
-	case 40: return SS_FUNC_SENDFILE;
-	case 41: return SS_FUNC_SOCKET;
-	case 42: return SS_FUNC_CONNECT;
-	case 43: return SS_FUNC_ACCEPT;
-	case 44: return SS_FUNC_SENDTO;
-	case 45: return SS_FUNC_RECVFROM;
-	case 46: return SS_FUNC_SENDMSG;
-	case 47: return SS_FUNC_RECVMSG;
-	case 48: return SS_FUNC_SHUTDOWN;
-	case 49: return SS_FUNC_BIND;
-	case 50: return SS_FUNC_LISTEN;
-	case 53: return SS_FUNC_SOCKETPAIR;
-	case 275: return SS_FUNC_SPLICE;
-	case 288: return SS_FUNC_ACCEPT4;
-	case 299: return SS_FUNC_RECVMMSG;
-	case 307: return SS_FUNC_SENDMMSG;
-	default: return SS_FUNC_NONE;
-	}
-}
-
 /* Calls that are traced only when their descriptor is a socket, decided here so
  * that file I/O costs one map-free lookup and never reaches user space. */
 static __always_inline bool ss_needs_socket_fd(__u8 func)
