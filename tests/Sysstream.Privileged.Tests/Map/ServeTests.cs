@@ -36,8 +36,13 @@ public sealed class ServeTests(ITestOutputHelper log)
         {
             ExecutablePath = Chromium,
             Headless = true,
+            // Nothing may leave this machine: no background services, and no name lookups at all
+            // (the page is addressed by IP).
             Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"],
+                "--disable-component-update", "--disable-sync", "--dns-prefetch-disable", "--no-pings",
+                "--disable-domain-reliability", "--disable-breakpad", "--metrics-recording-only",
+                "--disable-features=NetworkPrediction,OptimizationHints,MediaRouter,DialMediaRouteProvider,WebRtcHideLocalIpsWithMdns",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
         });
         await using IBrowserContext context = await browser.NewContextAsync(new BrowserNewContextOptions
         {
