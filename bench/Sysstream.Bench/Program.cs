@@ -162,16 +162,23 @@ namespace Sysstream.Bench
                         results.Add(Report(runner.Run(w, off, round, seq++), w));
                     }
                 }
+                // After every workload: an interrupted run still leaves what it measured.
+                Write(o, used, chosen, skipped, results, started, final: id == wanted[^1]);
             }
+            return 0;
+        }
 
+        private static void Write(BenchOptions o, List<Workload> used, List<TracerConfig> chosen, List<string> skipped,
+            List<RunResult> results, DateTime started, bool final)
+        {
             var report = new Report(o, used, chosen, skipped, results, started, DateTime.UtcNow);
             report.Compute();
             Directory.CreateDirectory(o.OutDir);
             File.WriteAllText(Path.Combine(o.OutDir, "RESULTS.md"), report.Markdown());
             File.WriteAllText(Path.Combine(o.OutDir, "results.json"), report.Json());
-            Console.Error.WriteLine($"bench: wrote {Path.Combine(o.OutDir, "RESULTS.md")} and results.json");
-            Console.Out.Write(report.SummaryText());
-            return 0;
+            Console.Error.WriteLine($"bench: wrote {Path.Combine(o.OutDir, "RESULTS.md")} and results.json ({used.Count} workloads)");
+            if (final)
+                Console.Out.Write(report.SummaryText());
         }
 
         /// <summary>Touches the memory the tracers' output files will use, once, so that the host's
