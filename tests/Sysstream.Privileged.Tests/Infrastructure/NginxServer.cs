@@ -104,7 +104,7 @@ public sealed class NginxServer : IAsyncDisposable
     }
 
     /// <summary>Waits for the listening port and the one worker process; returns the worker's pid.</summary>
-    private static async Task<int> WaitReadyAsync(Process master, int port, TempDir dir)
+    internal static async Task<int> WaitReadyAsync(Process master, int port, TempDir dir)
     {
         var sw = Stopwatch.StartNew();
         bool listening = false;

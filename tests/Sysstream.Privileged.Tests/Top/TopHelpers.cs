@@ -66,30 +66,18 @@ public sealed class TopNginx : IAsyncDisposable
             }
             """);
         Process master = Workload.Start(nginx, ["-c", dir.File("nginx.conf"), "-p", dir.Path + "/", "-e", dir.File("error.log")]);
-        var sw = Stopwatch.StartNew();
-        bool listening = false;
-        while (sw.Elapsed < TimeSpan.FromSeconds(15))
+        int worker;
+        try
         {
-            if (master.HasExited)
-                throw new XunitException($"nginx exited with {master.ExitCode}: {Read(dir.File("error.log"))}");
-            if (!listening)
-            {
-                using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                try
-                {
-                    await probe.ConnectAsync(IPAddress.Loopback, port);
-                    listening = true;
-                }
-                catch (SocketException)
-                {
-                }
-            }
-            if (listening && Posix.Children(master.Id) is [int worker])
-                return new TopNginx(dir, master, port, worker, fileSize);
-            await Task.Delay(20);
+            worker = await NginxServer.WaitReadyAsync(master, port, dir);
         }
-        master.Kill(entireProcessTree: true);
-        throw new XunitException($"nginx did not come up on port {port}: {Read(dir.File("error.log"))}");
+        catch
+        {
+            if (!master.HasExited)
+                master.Kill(entireProcessTree: true);
+            throw;
+        }
+        return new TopNginx(dir, master, port, worker, fileSize);
     }
 
     public async Task<TopAccessLogEntry> WaitForRequestAsync(int remotePort)
