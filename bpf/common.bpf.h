@@ -207,12 +207,15 @@ static __always_inline __u16 ss_read_sockaddr(const void *uaddr, long len, __u8 
 		return family;
 	}
 	if (family == AF_UNIX) {
-		long n = len - 2;
-		if (n <= 0)
+		__u32 n;
+		if (len <= 2)
 			return family;
+		n = len > SS_UNIX_PATH_LEN + 2 ? SS_UNIX_PATH_LEN : len - 2;
+		/* keep the clamped value in the register the verifier checks the size with */
+		barrier_var(n);
 		if (n > SS_UNIX_PATH_LEN)
-			n = SS_UNIX_PATH_LEN;
-		bpf_probe_read_user(path, n & (SS_UNIX_PATH_LEN * 2 - 1), (const char *)uaddr + 2);
+			return family;
+		bpf_probe_read_user(path, n, (const char *)uaddr + 2);
 		return family;
 	}
 	return 0;

@@ -59,6 +59,8 @@ enum ss_event_flags {
 	SS_EF_LOCAL_FROM_ARGS = 1 << 2,/* local address came from the call's sockaddr (bind) */
 	SS_EF_SEQ = 1 << 3,           /* sk.seq is a TCP sequence number */
 	SS_EF_TRUNCATED = 1 << 4,     /* an iovec/mmsg sum was cut at its bound */
+	SS_EF_WITH_ENTRY = 1 << 5,    /* exit record that also stands for its entry: the same
+	                                 event with phase enter, at ts_ns - duration_ns, ret 0 */
 };
 
 /* Which filters are on: ss_config.filter_flags */
@@ -142,8 +144,8 @@ struct ss_lost_event {
 
 /* Per-CPU counters of one object's ring buffer (its ss_stats map). */
 struct ss_stats {
-	__u64 events;     /* records written */
-	__u64 lost;       /* records dropped: ring buffer full */
+	__u64 events;     /* events written (a record with SS_EF_WITH_ENTRY is two) */
+	__u64 lost;       /* events dropped: ring buffer full */
 	__u64 unreported; /* dropped and not yet announced by an ss_lost_event */
 };
 

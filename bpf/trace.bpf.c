@@ -40,10 +40,13 @@ const enum ss_event_flags *ss_unused_eflags __attribute__((unused));
 const enum ss_filter_flags *ss_unused_fflags __attribute__((unused));
 const enum ss_pid_flags *ss_unused_pflags __attribute__((unused));
 
-/* One record under construction per CPU: too large for the 512-byte stack. */
+/* Records under construction per CPU, too large for the 512-byte stack: slot 0 for the call's
+ * own event, slot 1 for an entry that sys_exit writes before its exit. */
+#define TR_SLOT_EVENT 0
+#define TR_SLOT_ENTRY 1
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct ss_syscall_event_unix);
 } ss_scratch SEC(".maps");
@@ -60,14 +63,16 @@ struct trace_inflight {
 	struct ss_sock sk;       /* facts known at entry (close: the last ones) */
 	__u32 flags;
 	__s32 fd;                /* the socket's descriptor found at entry */
+	__u32 cpu;               /* the CPU it entered on */
 	__u8 func;
 	__u8 matched;            /* entry passed the filters: emit the exit too */
 	__u8 has_paths;
 	__u8 active;
 	__u8 comm_known;         /* comm/comm_match below hold the last comm checked */
 	__u8 comm_match;
-	__u16 _pad0;
-	char comm[SS_COMM_LEN];  /* the thread's name when the comm filter last ran for it */
+	__u8 deferred;           /* the entry record is written with the exit (tr_wont_wait) */
+	/* the thread's name when the comm filter last ran for it; compared as two u64 */
+	char comm[SS_COMM_LEN] __attribute__((aligned(8)));
 	struct ss_unix_paths paths;
 };
 
@@ -139,19 +144,22 @@ static __always_inline struct socket *tr_socket_of_fd(struct task_struct *task, 
 static __always_inline void tr_unix_path_of(struct unix_sock *us, char *out)
 {
 	struct unix_address *ua;
-	int len;
+	__u32 len;
 
 	if (!us)
 		return;
 	ua = us->addr;
 	if (!ua)
 		return;
-	len = ua->len - 2; /* minus sun_family */
-	if (len <= 0)
+	len = ua->len;
+	if (len <= 2) /* sun_family only: unnamed */
 		return;
+	len -= 2;
 	if (len > SS_UNIX_PATH_LEN)
 		len = SS_UNIX_PATH_LEN;
-	bpf_probe_read_kernel(out, len & (SS_UNIX_PATH_LEN * 2 - 1), &ua->name[0].sun_path);
+	/* keep the clamped value in the register the verifier checks the size with */
+	barrier_var(len);
+	bpf_probe_read_kernel(out, len, &ua->name[0].sun_path);
 }
 
 /* ss_read_sock with direct loads (same facts, same flags). */
@@ -220,7 +228,7 @@ static __always_inline void tr_fill_task(struct ss_syscall_event *e, struct task
  * are cache lines every CPU and the reader write, and reading them on every record costs.
  * Each CPU counts what it wrote instead and wakes the reader once per ss_wakeup_bytes of
  * its own; the reader drains on its timer as well. Loss accounting as ss_output's. */
-static __always_inline void tr_output(void *data, __u64 size, __u64 now, __u32 cpu)
+static __always_inline void tr_output(void *data, __u64 size, __u64 now, __u32 cpu, __u32 events)
 {
 	__u32 zero = 0;
 	struct ss_stats *st = bpf_map_lookup_elem(&ss_stats, &zero);
@@ -245,17 +253,95 @@ static __always_inline void tr_output(void *data, __u64 size, __u64 now, __u32 c
 		flags = BPF_RB_FORCE_WAKEUP;
 	}
 	if (bpf_ringbuf_output(&ss_events, data, size, flags) == 0) {
-		st->events++;
+		st->events += events;
 	} else {
-		st->lost++;
-		st->unreported++;
+		st->lost += events;
+		st->unreported += events;
 	}
 }
 
-static __always_inline void ss_emit(struct ss_syscall_event_unix *rec, bool is_unix, __u64 now)
+/* events: 2 for an exit record that stands for its entry too (SS_EF_WITH_ENTRY). */
+static __always_inline void ss_emit(struct ss_syscall_event_unix *rec, bool is_unix, __u64 now, __u32 events)
 {
 	rec->ev.type = is_unix ? SS_EVENT_SYSCALL_UNIX : SS_EVENT_SYSCALL;
-	tr_output(rec, is_unix ? sizeof(*rec) : sizeof(rec->ev), now, rec->ev.cpu);
+	tr_output(rec, is_unix ? sizeof(*rec) : sizeof(rec->ev), now, rec->ev.cpu, events);
+}
+
+/* The entry event of the call kept in `in`, as sys_enter saw it. */
+static __always_inline void tr_emit_entry(struct trace_inflight *in, struct task_struct *task,
+					  __u64 pid_tgid, __u64 uid_gid, __u32 cpu, __u32 slot, __u64 now)
+{
+	struct ss_syscall_event_unix *rec = bpf_map_lookup_elem(&ss_scratch, &slot);
+	bool is_unix = in->has_paths;
+
+	if (!rec)
+		return;
+	__builtin_memset(&rec->ev, 0, sizeof(rec->ev));
+	rec->ev.phase = SS_PHASE_ENTER;
+	rec->ev.func = in->func;
+	rec->ev.cpu = cpu;
+	rec->ev.ts_ns = in->ts_ns;
+	rec->ev.fd = in->fd;
+	rec->ev.req_bytes = in->req_bytes;
+	rec->ev.arg = in->arg;
+	rec->ev.flags = in->flags;
+	rec->ev.sk = in->sk;
+	if (is_unix)
+		rec->paths = in->paths;
+	tr_fill_task(&rec->ev, task, pid_tgid, uid_gid);
+	ss_emit(rec, is_unix, now, 1);
+}
+
+#define TR_O_NONBLOCK 00004000
+#define TR_MSG_DONTWAIT 0x40
+
+/*
+ * Calls that cannot wait: data calls on a non-blocking socket (or with MSG_DONTWAIT). Their
+ * entry is not written at entry but with the exit, in one record (SS_EF_WITH_ENTRY) when the
+ * exit shows the same facts: half the records, and the entry costs a few stores. A call that
+ * may block keeps its entry record at entry, so a waiting call shows at once.
+ */
+static __always_inline bool tr_wont_wait(__u8 func, struct socket *sock, const __u64 *a)
+{
+	struct file *f;
+
+	switch (func) {
+	case SS_FUNC_SENDTO:
+	case SS_FUNC_RECVFROM:
+		if (a[3] & TR_MSG_DONTWAIT)
+			return true;
+		break;
+	case SS_FUNC_SENDMSG:
+	case SS_FUNC_RECVMSG:
+		if (a[2] & TR_MSG_DONTWAIT)
+			return true;
+		break;
+	case SS_FUNC_READ:
+	case SS_FUNC_WRITE:
+	case SS_FUNC_READV:
+	case SS_FUNC_WRITEV:
+	case SS_FUNC_SENDFILE:
+		break;
+	default:
+		return false;
+	}
+	if (!sock)
+		return false;
+	f = sock->file;
+	return f && (f->f_flags & TR_O_NONBLOCK);
+}
+
+_Static_assert(sizeof(struct ss_sock) % 8 == 0, "ss_sock is compared in 8-byte words");
+
+static __always_inline bool tr_same_sock(const struct ss_sock *a, const struct ss_sock *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	__u64 diff = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / 8); i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
 }
 
 /* With a comm filter, most threads making network calls do not match, and would pay a name
@@ -284,7 +370,6 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 {
 	__u8 func = ss_func_of(id);
-	__u32 zero = 0;
 	__u64 pid_tgid, uid_gid, now, a[6];
 	struct trace_inflight *in;
 	struct task_struct *task;
@@ -348,6 +433,7 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 	in->arg = 0;
 	in->flags = 0;
 	in->has_paths = 0;
+	in->deferred = 0;
 	now = bpf_ktime_get_ns();
 	in->ts_ns = now;
 	in->func = func;
@@ -464,23 +550,13 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 	in->active = 1;
 
 	if (match && !ss_no_enter) {
-		struct ss_syscall_event_unix *rec = bpf_map_lookup_elem(&ss_scratch, &zero);
-		if (!rec)
+		__u32 cpu = bpf_get_smp_processor_id();
+		if (!is_unix && tr_wont_wait(func, sock, a)) {
+			in->deferred = 1;
+			in->cpu = cpu;
 			return 0;
-		__builtin_memset(&rec->ev, 0, sizeof(rec->ev));
-		rec->ev.phase = SS_PHASE_ENTER;
-		rec->ev.func = func;
-		rec->ev.cpu = bpf_get_smp_processor_id();
-		rec->ev.ts_ns = now;
-		rec->ev.fd = fd;
-		rec->ev.req_bytes = in->req_bytes;
-		rec->ev.arg = in->arg;
-		rec->ev.flags = in->flags;
-		rec->ev.sk = in->sk;
-		if (is_unix)
-			rec->paths = in->paths;
-		tr_fill_task(&rec->ev, task, pid_tgid, uid_gid);
-		ss_emit(rec, is_unix, now);
+		}
+		tr_emit_entry(in, task, pid_tgid, uid_gid, cpu, TR_SLOT_EVENT, now);
 	}
 	return 0;
 }
@@ -492,7 +568,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	 * few compares, before any lookup. */
 	__u8 func = ss_func_of(regs->orig_ax);
 	__u64 pid_tgid;
-	__u32 zero = 0, eflags;
+	__u32 zero = 0, eflags, cpu;
 	struct ss_syscall_event_unix *rec;
 	struct trace_inflight *in;
 	struct task_struct *task;
@@ -655,9 +731,19 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 
 	uid_gid = bpf_get_current_uid_gid();
-	rec->ev.cpu = bpf_get_smp_processor_id();
+	cpu = bpf_get_smp_processor_id();
+	rec->ev.cpu = cpu;
 	tr_fill_task(&rec->ev, task, pid_tgid, uid_gid);
-	ss_emit(rec, is_unix, now);
+	if (in->deferred) {
+		/* One record for both when the entry, rebuilt from the exit, is what sys_enter saw. */
+		if (!is_unix && cpu == in->cpu && eflags == in->flags && tr_same_sock(&rec->ev.sk, &in->sk)) {
+			rec->ev.flags |= SS_EF_WITH_ENTRY;
+			ss_emit(rec, false, now, 2);
+			return 0;
+		}
+		tr_emit_entry(in, task, pid_tgid, uid_gid, in->cpu, TR_SLOT_ENTRY, now);
+	}
+	ss_emit(rec, is_unix, now, 1);
 	return 0;
 }
 

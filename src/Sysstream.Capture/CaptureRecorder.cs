@@ -133,14 +133,14 @@ public sealed class CaptureRecorder : IRingRecordHandler
                 {
                     Entry e = Rent(Kind.Syscall);
                     e.Sys.Ev = MemoryMarshal.Read<SyscallEvent>(record);
-                    Enqueue(e, e.Sys.Ev.TsNs);
+                    AddSyscall(e);
                     return;
                 }
                 case EventType.SyscallUnix when record.Length >= Unsafe.SizeOf<SyscallEventUnix>():
                 {
                     Entry e = Rent(Kind.SyscallUnix);
                     e.Sys = MemoryMarshal.Read<SyscallEventUnix>(record);
-                    Enqueue(e, e.Sys.Ev.TsNs);
+                    AddSyscall(e);
                     return;
                 }
                 case EventType.Lost when record.Length >= Unsafe.SizeOf<LostEvent>():
@@ -167,6 +167,19 @@ public sealed class CaptureRecorder : IRingRecordHandler
             }
         }
         Counters.Malformed++;
+    }
+
+    /// <summary>A system call record; one that carries its entry is written as the two events.</summary>
+    private void AddSyscall(Entry e)
+    {
+        if (e.Sys.Ev.CarriesEntry)
+        {
+            Entry entry = Rent(e.Kind);
+            e.Sys.Ev.SplitEntry(out entry.Sys.Ev);
+            entry.Sys.Paths = e.Sys.Paths;
+            Enqueue(entry, entry.Sys.Ev.TsNs);
+        }
+        Enqueue(e, e.Sys.Ev.TsNs);
     }
 
     private void AddLost(in LostEvent lost, bool packets)

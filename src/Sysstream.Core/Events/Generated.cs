@@ -21,6 +21,7 @@ public enum EventFlags : uint
     LocalFromArgs = 4,
     Seq = 8,
     Truncated = 16,
+    WithEntry = 32,
 }
 
 public enum EventType : uint

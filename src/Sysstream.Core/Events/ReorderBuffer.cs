@@ -41,7 +41,17 @@ public sealed class ReorderBuffer
         _ring = new Slot[Math.Max(16, initialCapacity)];
     }
 
-    public void AddSyscall(in SyscallEvent ev) => Insert(ev.TsNs, EventType.Syscall).Ev = ev;
+    /// <summary>Adds a system call record: one event, or two when it carries its entry.</summary>
+    public void AddSyscall(in SyscallEvent ev)
+    {
+        ref SyscallEvent exit = ref Insert(ev.TsNs, EventType.Syscall).Ev;
+        exit = ev;
+        if (exit.CarriesEntry)
+        {
+            exit.SplitEntry(out SyscallEvent entry);
+            Insert(entry.TsNs, EventType.Syscall).Ev = entry;
+        }
+    }
 
     public void AddSyscallUnix(in SyscallEventUnix ev)
     {
@@ -50,6 +60,15 @@ public sealed class ReorderBuffer
         ref Slot slot = ref Insert(ev.Ev.TsNs, EventType.SyscallUnix);
         slot.Ev = ev.Ev;
         slot.PathsIndex = index;
+        if (slot.Ev.CarriesEntry)
+        {
+            slot.Ev.SplitEntry(out SyscallEvent entry);
+            int entryPaths = TakePaths();
+            _paths[entryPaths] = ev.Paths;
+            ref Slot e = ref Insert(entry.TsNs, EventType.SyscallUnix);
+            e.Ev = entry;
+            e.PathsIndex = entryPaths;
+        }
     }
 
     public void AddLost(in LostEvent lost) =>

@@ -73,6 +73,25 @@ public unsafe partial struct SyscallEvent
         return false;
     }
 
+    /// <summary>An exit record that also stands for its entry (<see cref="EventFlags.WithEntry"/>):
+    /// the kernel writes calls that cannot wait as one record.</summary>
+    public readonly bool CarriesEntry => IsExit && HasFlag(EventFlags.WithEntry);
+
+    /// <summary>
+    /// Splits a record that carries its entry into the two events it stands for, in place: this
+    /// becomes the exit alone, <paramref name="entry"/> the entry as sys_enter saw it (same
+    /// process, socket and request; at ts_ns - duration_ns; no result yet).
+    /// </summary>
+    public void SplitEntry(out SyscallEvent entry)
+    {
+        Flags &= ~(uint)EventFlags.WithEntry;
+        entry = this;
+        entry.Phase = (byte)global::Sysstream.Events.Phase.Enter;
+        entry.TsNs = TsNs - DurationNs;
+        entry.DurationNs = 0;
+        entry.Ret = 0;
+    }
+
     internal static ReadOnlySpan<byte> UntilNul(ReadOnlySpan<byte> s)
     {
         int n = s.IndexOf((byte)0);

@@ -177,6 +177,25 @@ public sealed class TraceRun : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until a line of standard output, as printed so far, satisfies the predicate.</summary>
+    public async Task<string?> WaitForOutputAsync(Func<string, bool> predicate, TimeSpan timeout)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        int seen = 0;
+        while (true)
+        {
+            List<string> lines = Snapshot(_stdout);
+            for (; seen < lines.Count; seen++)
+            {
+                if (predicate(lines[seen]))
+                    return lines[seen];
+            }
+            if (Stopwatch.GetTimestamp() > deadline || _process.HasExited)
+                return null;
+            await Task.Delay(10);
+        }
+    }
+
     private static List<string> Snapshot(List<string> lines)
     {
         lock (lines)

@@ -44,6 +44,56 @@ public class RecordDecoderTests
         Assert.Equal(0, decoder.Malformed);
     }
 
+    private sealed class Keep : IEventSink
+    {
+        public readonly List<SyscallEvent> Events = new();
+        public void OnSyscall(in SyscallEvent ev, in UnixPaths unixPaths, bool hasUnixPaths) => Events.Add(ev);
+        public void OnLost(in LostEvent lost) { }
+        public void Flush() { }
+    }
+
+    [Fact]
+    public void A_record_that_carries_its_entry_becomes_the_entry_and_the_exit_in_time_order()
+    {
+        var reorder = new ReorderBuffer();
+        var decoder = new RecordDecoder(reorder, cpus: 2);
+        var call = new SyscallEvent
+        {
+            Type = (ushort)EventType.Syscall, Phase = (byte)Phase.Exit, Func = (byte)Func.Recvfrom, Pid = 7, Tid = 8, Cpu = 1, Fd = 5,
+            TsNs = 1_000, DurationNs = 300, Ret = 120, ReqBytes = 4096,
+            Flags = (uint)(EventFlags.Sock | EventFlags.Seq | EventFlags.WithEntry),
+        };
+        call.Sk.Cookie = 99;
+        call.Sk.Lport = 8080;
+        call.Sk.Seq = 12345;
+        // another thread's event written before it, between the call's entry and exit
+        var other = new SyscallEvent { Type = (ushort)EventType.Syscall, Phase = (byte)Phase.Exit, Func = (byte)Func.Write, Pid = 9, Cpu = 0, TsNs = 900 };
+
+        decoder.Decode(Bytes(other));
+        decoder.Decode(Bytes(call));
+        var sink = new Keep();
+        reorder.ReleaseAll(sink);
+
+        Assert.Equal(3, decoder.Records);
+        Assert.Equal(new long[] { 1, 2 }, decoder.PerCpu);
+        Assert.Equal([700UL, 900UL, 1_000UL], sink.Events.Select(e => e.TsNs));
+        SyscallEvent entry = sink.Events[0], exit = sink.Events[2];
+        Assert.Equal(Phase.Enter, entry.PhaseKind);
+        Assert.Equal(0, entry.Ret);
+        Assert.Equal(0UL, entry.DurationNs);
+        Assert.Equal(Phase.Exit, exit.PhaseKind);
+        Assert.Equal(120, exit.Ret);
+        Assert.Equal(300UL, exit.DurationNs);
+        foreach (SyscallEvent e in new[] { entry, exit })
+        {
+            Assert.Equal(Func.Recvfrom, e.FuncKind);
+            Assert.Equal((7u, 8u, 1u, 5), (e.Pid, e.Tid, e.Cpu, e.Fd));
+            Assert.Equal(4096UL, e.ReqBytes);
+            Assert.Equal(EventFlags.Sock | EventFlags.Seq, e.EventFlags);
+            Assert.Equal((99UL, (ushort)8080, 12345u), (e.Sk.Cookie, e.Sk.Lport, e.Sk.Seq));
+        }
+    }
+
     [Fact]
     public void Truncated_unknown_and_random_records_are_counted_as_malformed()
     {
