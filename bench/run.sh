@@ -84,6 +84,8 @@ if ((microbench)); then
   [ -n "$report" ] && mb=(--microbench "$report")
 fi
 
+# bench/RESULTS.md and bench/results.json unless --out says elsewhere
+[[ " ${pass[*]} " == *" --out "* ]] || defaults+=(--out bench)
 dotnet build bench/Sysstream.Bench -c Release -v quiet -nologo >&2
 exec dotnet bench/Sysstream.Bench/bin/Release/net10.0/Sysstream.Bench.dll \
-  --exe "$exe" --tools "$out" --out bench --notes bench/analysis.md "${defaults[@]}" "${mb[@]}" "${pass[@]}"
+  --exe "$exe" --tools "$out" --notes bench/analysis.md "${defaults[@]}" "${mb[@]}" "${pass[@]}"
