@@ -299,4 +299,38 @@ struct ss_packet_event {
 	struct ss_sock_owner owner; /* with SS_PF_OWNER */
 };
 
+/* ------------------------------------------------------------------------------- udp peers */
+/*
+ * Per-peer totals of unconnected UDP sockets (bpf/top.bpf.c, loaded for `map` and `serve`): such
+ * a socket has no peer in the kernel, so the cgroup sendmsg/recvmsg hooks note each datagram's
+ * peer and the byte hooks add to one row per (socket, peer).
+ */
+
+/* ss_top_peer.flags */
+enum ss_top_peer_flags {
+	SS_TOP_PEER_SENT_FIRST = 1 << 0,     /* this socket sent to the peer before it received from it */
+	SS_TOP_PEER_RECEIVED_FIRST = 1 << 1, /* it received from the peer first */
+};
+
+/* The key of ss_top_peers. */
+struct ss_top_peer_key {
+	__u64 cookie;     /* the local socket's cookie (its row in ss_top_conns) */
+	__u8 addr[16];    /* the peer; IPv4 as ::ffff:a.b.c.d */
+	__u16 port;       /* host order */
+	__u16 _pad0;
+	__u32 _pad1;
+};
+
+/* A value of ss_top_peers. Shared by all CPUs: counters are added atomically. */
+struct ss_top_peer {
+	__u64 tx_bytes;   /* sent to the peer */
+	__u64 rx_bytes;   /* received from it (MSG_PEEK excluded) */
+	__u64 tx_dgrams;  /* send calls that named it: one datagram each */
+	__u64 rx_dgrams;
+	__u64 first_ns;   /* first datagram either way (CLOCK_MONOTONIC) */
+	__u64 last_ns;
+	__u32 flags;      /* ss_top_peer_flags */
+	__u32 _pad0;
+};
+
 #endif /* SYSSTREAM_H */

@@ -6,6 +6,8 @@
  *   ss_top_procs  per process (tgid + start time), one value per CPU: bytes, calls, connects,
  *                 failed connects, resets, retransmits, and the process's facts.
  *   ss_top_conns  per socket (cookie): tuple, state, owner, bytes, calls, RTT, retransmits.
+ *   ss_top_peers  per unconnected UDP socket and peer (only with ss_top_peers_on, for `map`):
+ *                 bytes and datagrams each way, and which side sent first.
  *
  * Process context (`current`) is trusted only where the kernel runs in the caller's system
  * call: sock_send_length/sock_recv_length, CLOSE -> SYN_SENT (connect), sched_process_*. On
@@ -26,11 +28,18 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Count unix-domain sockets too (off: only IPv4/IPv6). Set by user space before load. */
 const volatile bool ss_top_unix = false;
 
+/* Count unconnected UDP traffic per peer too (ss_top_peers). Off, the verifier drops that path
+ * from the byte hooks, and user space leaves the cgroup sendmsg/recvmsg programs unloaded. */
+const volatile bool ss_top_peers_on = false;
+
 /* Keep the record types in BTF so user space can generate its structs from them. */
 const struct ss_top_pkey *ss_unused_top_pkey __attribute__((unused));
 const struct ss_top_proc *ss_unused_top_proc __attribute__((unused));
 const struct ss_top_conn *ss_unused_top_conn __attribute__((unused));
 const enum ss_top_conn_flags *ss_unused_top_cflags __attribute__((unused));
+const struct ss_top_peer_key *ss_unused_top_peer_key __attribute__((unused));
+const struct ss_top_peer *ss_unused_top_peer __attribute__((unused));
+const enum ss_top_peer_flags *ss_unused_top_pflags __attribute__((unused));
 
 /* Per CPU: no lock and no shared cache line on the byte path. LRU: a host with more processes
  * than this forgets the least recently active ones instead of failing. */
@@ -47,6 +56,33 @@ struct {
 	__type(key, __u64);
 	__type(value, struct ss_top_conn);
 } ss_top_conns SEC(".maps");
+
+/* Per (unconnected UDP socket, peer): bounded; the least recently used peers go first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* user space may resize before load */
+	__type(key, struct ss_top_peer_key);
+	__type(value, struct ss_top_peer);
+} ss_top_peers SEC(".maps");
+
+/* The peer of the datagram a UDP socket is sending or receiving now, noted by the cgroup
+ * sendmsg/recvmsg hooks and taken by the byte hooks later in the same system call. Internal:
+ * no ss_ prefix, so it is not generated for user space. */
+struct top_note {
+	__u64 pid_tgid;   /* the thread whose call noted it; 0 once taken */
+	__u8 addr[16];    /* IPv4 as ::ffff:a.b.c.d */
+	__u16 port;       /* host order */
+	__u16 _pad0;
+	__u32 _pad1;
+};
+
+/* Socket-local storage: found through the socket itself (no hash lookup) and freed with it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct top_note);
+} ss_top_note SEC(".maps");
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -209,6 +245,45 @@ static __always_inline bool top_new_conn(struct sock *sk, __u64 cookie, const st
 	return true;
 }
 
+/* Adds a datagram of an unconnected UDP socket to the row of the peer that the cgroup hook of
+ * this same call noted. Calls that named no peer (recv without an address) note nothing. */
+static __always_inline void top_peer_io(struct sock *sk, __u64 cookie, __u64 pid_tgid, int ret,
+					bool tx, __u64 now)
+{
+	struct ss_top_peer_key key = {};
+	struct ss_top_peer *v;
+	struct top_note *n;
+
+	n = bpf_sk_storage_get(&ss_top_note, sk, 0, 0);
+	/* another thread's note (two threads on one socket) is left for that thread */
+	if (!n || n->pid_tgid != pid_tgid)
+		return;
+	n->pid_tgid = 0; /* taken: a later call without an address must not reuse it */
+	key.cookie = cookie;
+	__builtin_memcpy(key.addr, n->addr, sizeof(key.addr));
+	key.port = n->port;
+	v = bpf_map_lookup_elem(&ss_top_peers, &key);
+	if (!v) {
+		struct ss_top_peer fresh = {};
+
+		fresh.first_ns = now;
+		fresh.flags = tx ? SS_TOP_PEER_SENT_FIRST : SS_TOP_PEER_RECEIVED_FIRST;
+		/* NOEXIST: another CPU may have created it meanwhile; then that one counts */
+		bpf_map_update_elem(&ss_top_peers, &key, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&ss_top_peers, &key);
+		if (!v)
+			return;
+	}
+	if (tx) {
+		__sync_fetch_and_add(&v->tx_bytes, ret);
+		__sync_fetch_and_add(&v->tx_dgrams, 1);
+	} else {
+		__sync_fetch_and_add(&v->rx_bytes, ret);
+		__sync_fetch_and_add(&v->rx_dgrams, 1);
+	}
+	v->last_ns = now;
+}
+
 /* Bytes moved by a system call on a socket: runs in the caller's context, for every send/recv
  * path (send*, write*, sendfile/splice, io_uring ...). */
 static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
@@ -266,6 +341,11 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		c->srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
 		delta = top_sync_retrans(c, sk);
 	}
+	/* unconnected UDP (state 7): its peers vary per datagram; a connected one has its peer in
+	 * the row already */
+	if (ss_top_peers_on && c->sk.protocol == IPPROTO_UDP && family != AF_UNIX &&
+	    c->sk.state != TCP_ESTABLISHED)
+		top_peer_io(sk, cookie, pid_tgid, ret, tx, now);
 
 	p = top_proc(&key);
 	if (!p)
@@ -300,6 +380,67 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ss_top_recv, struct sock *sk, int ret, int flags)
 {
 	return top_io(sk, ret, flags, false);
+}
+
+/* The cgroup sock_addr hooks run only for UDP sends that name an address and receives that ask
+ * for one, and see that address. They note it for the byte hooks, always allow the call (1) and
+ * never change the address. Attached to the cgroup v2 root, only when ss_top_peers_on. */
+static __always_inline int top_note_peer(struct bpf_sock_addr *ctx, bool v6)
+{
+	struct top_note *n;
+
+	if (ctx->protocol != IPPROTO_UDP)
+		return 1;
+	n = bpf_sk_storage_get(&ss_top_note, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!n)
+		return 1;
+	if (v6) {
+		/* user_ip6 is four 32-bit words in the context: read them one by one */
+		__u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+
+		__builtin_memcpy(n->addr, a, sizeof(n->addr));
+	} else {
+		ss_v4_mapped(n->addr, ctx->user_ip4);
+	}
+	/* the port is in network order in the low 16 bits */
+	n->port = bpf_ntohs((__u16)ctx->user_port);
+	n->pid_tgid = bpf_get_current_pid_tgid();
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int ss_top_snd4(struct bpf_sock_addr *ctx)
+{
+	return top_note_peer(ctx, false);
+}
+
+SEC("cgroup/sendmsg6")
+int ss_top_snd6(struct bpf_sock_addr *ctx)
+{
+	return top_note_peer(ctx, true);
+}
+
+SEC("cgroup/recvmsg4")
+int ss_top_rcv4(struct bpf_sock_addr *ctx)
+{
+	return top_note_peer(ctx, false);
+}
+
+SEC("cgroup/recvmsg6")
+int ss_top_rcv6(struct bpf_sock_addr *ctx)
+{
+	return top_note_peer(ctx, true);
+}
+
+/* Unix sockets get their cookie lazily (at their first byte here), so a connect's return would
+ * report none and the map could not give the connection its bytes. This hook runs inside unix
+ * connect() (Linux 6.7+) and assigns the cookie there; it always allows the call. User space
+ * loads it only for `map` and only where the kernel has the hook. */
+SEC("cgroup/connect_unix")
+int ss_top_unixcon(struct bpf_sock_addr *ctx)
+{
+	bpf_get_socket_cookie(ctx);
+	return 1;
 }
 
 /* TCP state changes. Only CLOSE -> SYN_SENT runs in the connecting process's own system call;

@@ -15,6 +15,16 @@ public interface ITopSource
 
     /// <summary>Removes a connection row from the kernel's map.</summary>
     void ForgetConnection(ulong cookie);
+
+    /// <summary>The per-peer rows of unconnected UDP sockets, when the source counts them.</summary>
+    void ReadPeers(List<PeerTotals> into)
+    {
+    }
+
+    /// <summary>Removes a per-peer row from the kernel's map.</summary>
+    void ForgetPeer(PeerTotals peer)
+    {
+    }
 }
 
 /// <summary>
@@ -28,6 +38,7 @@ public sealed class TopSampler
     private readonly ITopSource _source;
     private readonly List<ProcessTotals> _procs = new();
     private readonly List<ConnectionTotals> _conns = new();
+    private readonly List<PeerTotals> _peers = new();
     private RetiredTotals _retired;
 
     public TimeSpan Keep { get; }
@@ -45,8 +56,10 @@ public sealed class TopSampler
     {
         _procs.Clear();
         _conns.Clear();
+        _peers.Clear();
         _source.ReadProcesses(_procs);
         _source.ReadConnections(_conns);
+        _source.ReadPeers(_peers);
         ulong now = _source.NowNs();
         ulong keepNs = (ulong)Keep.Ticks * 100;
 
@@ -68,16 +81,30 @@ public sealed class TopSampler
         var live = new HashSet<ProcessKey>(procs.Select(p => p.Key));
 
         var conns = new List<ConnectionTotals>(_conns.Count);
+        HashSet<ulong>? forgotten = null;
         foreach (ConnectionTotals c in _conns)
         {
             if (Expired(c, now, keepNs, live, exitedAt))
             {
                 _source.ForgetConnection(c.Cookie);
+                (forgotten ??= new()).Add(c.Cookie);
                 continue;
             }
             conns.Add(c);
         }
-        return new TopSnapshot { TakenNs = now, Processes = procs, Connections = conns, Retired = _retired };
+
+        // A socket's peers end with the socket's row, or when idle for the keep time.
+        var peers = new List<PeerTotals>(_peers.Count);
+        foreach (PeerTotals p in _peers)
+        {
+            if (Older(now, Math.Max(p.LastNs, p.FirstNs), keepNs) || (forgotten is not null && forgotten.Contains(p.Cookie)))
+            {
+                _source.ForgetPeer(p);
+                continue;
+            }
+            peers.Add(p);
+        }
+        return new TopSnapshot { TakenNs = now, Processes = procs, Connections = conns, Peers = peers, Retired = _retired };
     }
 
     /// <summary>

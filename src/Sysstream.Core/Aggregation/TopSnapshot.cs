@@ -10,6 +10,8 @@ public sealed class TopSnapshot
     public required ulong TakenNs { get; init; }
     public IReadOnlyList<ProcessTotals> Processes { get; init; } = [];
     public IReadOnlyList<ConnectionTotals> Connections { get; init; } = [];
+    /// <summary>Per-peer rows of unconnected UDP sockets (empty unless the source counts them).</summary>
+    public IReadOnlyList<PeerTotals> Peers { get; init; } = [];
     /// <summary>Totals of the rows forgotten so far.</summary>
     public RetiredTotals Retired { get; init; }
 

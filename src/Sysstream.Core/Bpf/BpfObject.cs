@@ -115,6 +115,33 @@ internal sealed unsafe class BpfObject : IDisposable
         Libbpf.bpf_program__set_autoload(prog, autoload);
     }
 
+    /// <summary>Sets a program's type and attach type before load (a section this libbpf may not know).</summary>
+    public void SetProgramType(string progName, int progType, int attachType)
+    {
+        nint prog = Libbpf.bpf_object__find_program_by_name(Raw, progName);
+        if (prog == 0)
+            throw new InvalidOperationException($"no BPF program named {progName}");
+        Libbpf.bpf_program__set_type(prog, progType);
+        Libbpf.bpf_program__set_expected_attach_type(prog, attachType);
+    }
+
+    /// <summary>
+    /// Whether the kernel loads a cgroup sock_addr program for this attach type: a two-instruction
+    /// program ("return 1") loaded and closed at once. The kernel checks the attach type at load.
+    /// </summary>
+    public static bool KernelHasSockAddrHook(int attachType)
+    {
+        // mov r0, 1; exit
+        ulong* insns = stackalloc ulong[] { 0xb7UL | (1UL << 32), 0x95UL };
+        byte* license = stackalloc byte[] { (byte)'G', (byte)'P', (byte)'L', 0 };
+        var opts = new Libbpf.bpf_prog_load_opts { sz = (nuint)sizeof(Libbpf.bpf_prog_load_opts), expected_attach_type = attachType };
+        int fd = Libbpf.bpf_prog_load(Libbpf.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, null, license, insns, 2, &opts);
+        if (fd < 0)
+            return false;
+        Libc.close(fd);
+        return true;
+    }
+
     public void Load()
     {
         int err = Libbpf.bpf_object__load(Raw);
@@ -161,6 +188,25 @@ internal sealed unsafe class BpfObject : IDisposable
         _links.Add((section, new BpfLinkHandle(link)));
         _attachedApart.Add(prog);
         return section;
+    }
+
+    /// <summary>Detaches the named programs (those attached); the others stay attached.</summary>
+    public void Detach(IEnumerable<string> progNames)
+    {
+        foreach (string name in progNames)
+        {
+            nint prog = Libbpf.bpf_object__find_program_by_name(Raw, name);
+            if (prog == 0)
+                continue;
+            string section = Utf8(Libbpf.bpf_program__section_name(prog));
+            for (int i = _links.Count - 1; i >= 0; i--)
+            {
+                if (_links[i].Name != section)
+                    continue;
+                _links[i].Link.Dispose();
+                _links.RemoveAt(i);
+            }
+        }
     }
 
     /// <summary>Detaches every program; the maps (and the ring buffer) stay readable.</summary>

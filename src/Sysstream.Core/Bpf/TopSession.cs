@@ -14,6 +14,14 @@ public sealed record TopOptions
     public uint MaxProcesses { get; init; } = 8192;
     /// <summary>Connection rows the kernel keeps.</summary>
     public uint MaxConnections { get; init; } = 16384;
+    /// <summary>Count unconnected UDP traffic per peer (cgroup sendmsg/recvmsg hooks on the cgroup v2
+    /// root). Off: those hooks are not loaded and the byte hooks skip that path.</summary>
+    public bool UdpPeers { get; init; }
+    /// <summary>Per-peer rows the kernel keeps (least recently used ones go first beyond it).</summary>
+    public uint MaxPeers { get; init; } = 16384;
+    /// <summary>Give unix sockets their cookie inside connect() (cgroup connect_unix, Linux 6.7+), so
+    /// a connect's return reports it. Only with unix sockets counted; skipped where the kernel lacks it.</summary>
+    public bool UnixConnectCookies { get; init; }
     public bool Verbose { get; init; }
 }
 
@@ -27,13 +35,26 @@ public sealed class TopSession : ITopSource, IDisposable
     public const string ObjectName = "top.bpf.o";
     public const string ProcsMap = "ss_top_procs";
     public const string ConnsMap = "ss_top_conns";
+    public const string PeersMap = "ss_top_peers";
+
+    /// <summary>The cgroup sock_addr programs that note the peers of unconnected UDP datagrams.</summary>
+    private static readonly string[] PeerPrograms = ["ss_top_snd4", "ss_top_snd6", "ss_top_rcv4", "ss_top_rcv6"];
+
+    /// <summary>The cgroup connect_unix program that assigns unix sockets their cookie.</summary>
+    private const string UnixConnectProgram = "ss_top_unixcon";
 
     private readonly BpfObject _obj;
     private readonly FilterSetup _filters = new();
-    private int _procsFd = -1, _connsFd = -1;
+    private int _procsFd = -1, _connsFd = -1, _peersFd = -1, _cgroupFd = -1;
 
     /// <summary>Hooks attached, as "tp_btf/sock_send_length" etc.</summary>
     public IReadOnlyList<string> Attached { get; private set; } = [];
+
+    /// <summary>Unconnected UDP traffic is counted per peer (asked for, and the hooks attached).</summary>
+    public bool UdpPeers { get; private set; }
+
+    /// <summary>Why per-peer UDP counting is off although it was asked for; null otherwise.</summary>
+    public string? UdpPeersProblem { get; private set; }
 
     private TopSession(BpfObject obj) => _obj = obj;
 
@@ -55,11 +76,55 @@ public sealed class TopSession : ITopSource, IDisposable
             FilterSetup.Configure(obj, options.Filter, followChildren: false, wakeupBytes: 2048);
             bool unix = options.IncludeUnix || options.Filter.Family == Sock.AF_UNIX;
             obj.SetKnob("ss_top_unix", unix ? (byte)1 : (byte)0);
+            string? cgroupRoot = null;
+            if (options.UdpPeers || (options.UnixConnectCookies && unix))
+            {
+                try
+                {
+                    cgroupRoot = CaptureSession.FindCgroup2Root();
+                }
+                catch (SysstreamException ex)
+                {
+                    session.UdpPeersProblem = ex.Message;
+                }
+            }
+            bool peers = cgroupRoot is not null && options.UdpPeers;
+            if (!options.UdpPeers)
+                session.UdpPeersProblem = null;
+            // A libbpf older than 1.3 does not know the section name: the type is set by hand.
+            bool unixCookies = cgroupRoot is not null && options.UnixConnectCookies && unix
+                && BpfObject.KernelHasSockAddrHook(Interop.Libbpf.BPF_CGROUP_UNIX_CONNECT);
+            if (unixCookies)
+                obj.SetProgramType(UnixConnectProgram, Interop.Libbpf.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, Interop.Libbpf.BPF_CGROUP_UNIX_CONNECT);
+            obj.SetAutoload(UnixConnectProgram, unixCookies);
+            obj.SetKnob("ss_top_peers_on", peers ? (byte)1 : (byte)0);
+            // Off, the map is never written: the smallest size keeps its memory small.
+            obj.SetMaxEntries(PeersMap, peers ? Math.Max(16u, options.MaxPeers) : 16u);
+            foreach (string prog in PeerPrograms)
+                obj.SetAutoload(prog, peers);
             obj.Load();
             session._filters.Fill(obj, options.Filter);
             session._procsFd = obj.MapFd(ProcsMap);
             session._connsFd = obj.MapFd(ConnsMap);
-            session.Attached = obj.AttachAll();
+            session._peersFd = obj.MapFd(PeersMap);
+            var attached = new List<string>();
+            if (peers || unixCookies)
+                session.OpenCgroup(cgroupRoot!);
+            if (peers)
+                session.AttachPeerHooks(cgroupRoot!, attached);
+            if (unixCookies && session._cgroupFd >= 0)
+            {
+                try
+                {
+                    attached.Add(obj.AttachCgroup(UnixConnectProgram, session._cgroupFd));
+                }
+                catch (SysstreamException)
+                {
+                    // without it, unix connects are mapped as before: from their events, without bytes
+                }
+            }
+            attached.AddRange(obj.AttachAll());
+            session.Attached = attached;
             return session;
         }
         catch
@@ -67,6 +132,44 @@ public sealed class TopSession : ITopSource, IDisposable
             session.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The cgroup sendmsg/recvmsg hooks on the cgroup v2 root (every process is below it). A kernel
+    /// without them (or without sk storage) keeps top working: the peers stay uncounted and
+    /// <see cref="UdpPeersProblem"/> says why.
+    /// </summary>
+    private void AttachPeerHooks(string cgroupRoot, List<string> attached)
+    {
+        if (_cgroupFd < 0)
+        {
+            UdpPeersProblem = SysstreamException.FromErrno($"opening the cgroup v2 root {cgroupRoot}", _cgroupErrno).Message;
+            return;
+        }
+        var done = new List<string>();
+        try
+        {
+            foreach (string prog in PeerPrograms)
+                done.Add(_obj.AttachCgroup(prog, _cgroupFd));
+        }
+        catch (SysstreamException ex)
+        {
+            // Half of the hooks would count half of the peers: none, then.
+            _obj.Detach(PeerPrograms);
+            UdpPeersProblem = ex.Message;
+            return;
+        }
+        attached.AddRange(done);
+        UdpPeers = true;
+    }
+
+    private int _cgroupErrno;
+
+    private void OpenCgroup(string cgroupRoot)
+    {
+        _cgroupFd = Interop.Libc.open(cgroupRoot, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY);
+        if (_cgroupFd < 0)
+            _cgroupErrno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
     }
 
     /// <summary>CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.</summary>
@@ -85,6 +188,16 @@ public sealed class TopSession : ITopSource, IDisposable
 
     public void ForgetConnection(ulong cookie) => MapWalker.Delete(_connsFd, cookie, ConnsMap);
 
+    public void ReadPeers(List<PeerTotals> into)
+    {
+        if (!UdpPeers)
+            return;
+        MapWalker.Walk(_peersFd, perCpu: false, (in TopPeerKey key, ReadOnlySpan<TopPeer> values) =>
+            into.Add(PeerTotals.From(key, values[0])), PeersMap);
+    }
+
+    public void ForgetPeer(PeerTotals peer) => MapWalker.Delete(_peersFd, peer.Key, PeersMap);
+
     /// <summary>Detaches every program: the totals stop growing; the maps stay readable.</summary>
     public void Detach() => _obj.DetachAll();
 
@@ -92,5 +205,10 @@ public sealed class TopSession : ITopSource, IDisposable
     {
         _obj.Dispose();
         _filters.Dispose();
+        if (_cgroupFd >= 0)
+        {
+            Interop.Libc.close(_cgroupFd);
+            _cgroupFd = -1;
+        }
     }
 }

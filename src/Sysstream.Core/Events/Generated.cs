@@ -109,6 +109,13 @@ public enum TopConnFlags : uint
     Closed = 64,
 }
 
+[System.Flags]
+public enum TopPeerFlags : uint
+{
+    SentFirst = 1,
+    ReceivedFirst = 2,
+}
+
 [StructLayout(LayoutKind.Explicit, Size = 24)]
 public unsafe partial struct LostEvent
 {
@@ -248,6 +255,29 @@ public unsafe partial struct TopConn
     [FieldOffset(144)] public uint Flags;
     [FieldOffset(148)] public uint _pad0;
     [FieldOffset(152)] public fixed byte Comm[16];
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 56)]
+public unsafe partial struct TopPeer
+{
+    [FieldOffset(0)] public ulong TxBytes;
+    [FieldOffset(8)] public ulong RxBytes;
+    [FieldOffset(16)] public ulong TxDgrams;
+    [FieldOffset(24)] public ulong RxDgrams;
+    [FieldOffset(32)] public ulong FirstNs;
+    [FieldOffset(40)] public ulong LastNs;
+    [FieldOffset(48)] public uint Flags;
+    [FieldOffset(52)] public uint _pad0;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+public unsafe partial struct TopPeerKey
+{
+    [FieldOffset(0)] public ulong Cookie;
+    [FieldOffset(8)] public fixed byte Addr[16];
+    [FieldOffset(24)] public ushort Port;
+    [FieldOffset(26)] public ushort _pad0;
+    [FieldOffset(28)] public uint _pad1;
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 16)]

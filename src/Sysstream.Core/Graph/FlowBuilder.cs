@@ -27,7 +27,12 @@ public sealed class FlowBuilder
     private readonly Dictionary<int, ProcessKey> _latestByPid = new();
     private readonly Dictionary<string, (int Pid, ulong Ns)> _unixAcceptors = new(StringComparer.Ordinal);
     private readonly List<SocketEvent> _synthetic = new();
+    /// <summary>Unix connects whose socket has a cookie but no row yet (no byte moved): shown from
+    /// the event until the row comes, under the same id, so the connection is counted once.</summary>
+    private readonly Dictionary<ulong, SocketEvent> _pendingUnix = new();
     private readonly Dictionary<ulong, ulong> _connectionIds = new();
+    private readonly Dictionary<(ulong Cookie, IPAddress Address, ushort Port), ulong> _associations = new();
+    private long _associationIds;
     private IReadOnlyDictionary<ulong, ulong>? _firstResponse;
     private long _syntheticIds;
     private ulong _lastNs;
@@ -57,24 +62,48 @@ public sealed class FlowBuilder
             Ingest(e);
         RefreshFacts(snapshot);
 
-        var sockets = new List<SockView>(snapshot.Connections.Count);
+        var sockets = new List<SockView>(snapshot.Connections.Count + snapshot.Peers.Count);
         var exited = new HashSet<ProcessKey>(snapshot.Processes.Where(p => p.Exited).Select(p => p.Key));
         var liveCookies = new HashSet<ulong>();
+        var byCookie = new Dictionary<ulong, ConnectionTotals>(snapshot.Connections.Count);
         foreach (ConnectionTotals c in snapshot.Connections)
         {
             liveCookies.Add(c.Cookie);
+            byCookie.TryAdd(c.Cookie, c);
             _life.TryGetValue(c.Cookie, out SocketLife? life);
             if (life is not null)
                 life.LastSeenNs = now;
             sockets.Add(Classify(c, life, listeners, exited));
         }
+        // Unconnected UDP sockets: one row per peer, with the socket's local end and owner.
+        var associations = new HashSet<ulong>();
+        foreach (PeerTotals p in snapshot.Peers)
+        {
+            if (!byCookie.TryGetValue(p.Cookie, out ConnectionTotals? socket))
+                continue; // the socket's row is gone: its owner is not known any more
+            ulong id = AssociationId(p);
+            associations.Add(id);
+            liveCookies.Add(id);
+            sockets.Add(Classify(AssociationRow(id, socket, p), null, listeners, exited));
+        }
+        if (_associations.Count > associations.Count)
+            foreach (var key in _associations.Where(a => !associations.Contains(a.Value)).Select(a => a.Key).ToList())
+                _associations.Remove(key);
 
         var listenerIndex = new ListenerIndex(listeners, sockets);
         var byTuple = new Dictionary<TupleKey, SockView>();
+        var udpByPorts = new Dictionary<(ushort Local, ushort Remote), List<SockView>>();
         foreach (SockView s in sockets)
         {
-            if (s.HasPeer)
-                byTuple.TryAdd(new TupleKey(s.Proto, s.LocalAddr, s.LocalPort, s.RemoteAddr, s.RemotePort), s);
+            if (!s.HasPeer)
+                continue;
+            byTuple.TryAdd(new TupleKey(s.Proto, s.LocalAddr, s.LocalPort, s.RemoteAddr, s.RemotePort), s);
+            if (s.Proto == "udp")
+            {
+                if (!udpByPorts.TryGetValue((s.LocalPort, s.RemotePort), out List<SockView>? list))
+                    udpByPorts[(s.LocalPort, s.RemotePort)] = list = new();
+                list.Add(s);
+            }
         }
 
         var current = new Dictionary<ulong, LiveConn>();
@@ -90,6 +119,11 @@ public sealed class FlowBuilder
             {
                 peer = m;
                 consumed.Add(m.Row.Cookie);
+            }
+            else if (s.HasPeer && s.Proto == "udp" && UdpMirror(s, udpByPorts, consumed) is { } um)
+            {
+                peer = um;
+                consumed.Add(um.Row.Cookie);
             }
             consumed.Add(s.Row.Cookie);
             LiveConn conn = FromConnector(s, peer, listenerIndex, local, exited);
@@ -114,6 +148,25 @@ public sealed class FlowBuilder
             current[conn.Conn.Id] = conn;
         }
         _synthetic.Clear();
+        // Successful unix connects with a cookie: the row takes over once the socket moves a byte.
+        List<ulong>? settled = null;
+        foreach ((ulong cookie, SocketEvent e) in _pendingUnix)
+        {
+            if (liveCookies.Contains(cookie))
+            {
+                (settled ??= new()).Add(cookie);
+                continue;
+            }
+            LiveConn conn = FromEvent(e, listenerIndex, local);
+            ulong closedNs = _life.TryGetValue(cookie, out SocketLife? life) ? life.ClosedNs : 0;
+            bool expired = now > e.TsNs && now - e.TsNs > (ulong)ForgetAfter.Ticks * 100;
+            current[conn.Conn.Id] = conn with { Conn = conn.Conn with { Open = closedNs == 0 && !expired, ClosedNs = closedNs != 0 ? closedNs : expired ? now : 0 } };
+            if (closedNs != 0 || expired)
+                (settled ??= new()).Add(cookie);
+        }
+        if (settled is not null)
+            foreach (ulong cookie in settled)
+                _pendingUnix.Remove(cookie);
 
         // Rates from the previous tick, per connection, so a connection whose ends became known
         // later (and moved to another flow) keeps a smooth rate.
@@ -198,6 +251,11 @@ public sealed class FlowBuilder
                         life.Error = e.Error;
                     life.RemotePath ??= e.RemotePath;
                 }
+                if (e.Family == Events.Sock.AF_UNIX && !failed && e.Ret == 0 && e.Cookie != 0)
+                {
+                    _pendingUnix[e.Cookie] = e;
+                    break;
+                }
                 // Unix connects and failures may leave no row behind: keep the event itself.
                 if (e.Family == Events.Sock.AF_UNIX || failed || e.Cookie == 0)
                 {
@@ -231,6 +289,60 @@ public sealed class FlowBuilder
                 break;
         }
     }
+
+    /// <summary>
+    /// The other end of a UDP conversation between two local sockets. An unconnected socket knows
+    /// no local address (it is chosen per datagram), so the ends are matched by their ports, and
+    /// by their addresses where both sides know them.
+    /// </summary>
+    private static SockView? UdpMirror(SockView s, Dictionary<(ushort Local, ushort Remote), List<SockView>> byPorts, HashSet<ulong> consumed)
+    {
+        if (!byPorts.TryGetValue((s.RemotePort, s.LocalPort), out List<SockView>? candidates))
+            return null;
+        foreach (SockView m in candidates)
+        {
+            if (m.Role == Role.Connector || m.Row.Cookie == s.Row.Cookie || consumed.Contains(m.Row.Cookie))
+                continue;
+            if (SameHost(m.RemoteAddr, s.LocalAddr) && SameHost(m.LocalAddr, s.RemoteAddr))
+                return m;
+        }
+        return null;
+    }
+
+    /// <summary>Two addresses of one end agree: equal, or one of them not known (the any-address).</summary>
+    private static bool SameHost(string a, string b) =>
+        a == b || a.Length == 0 || b.Length == 0 || a is "0.0.0.0" or "::" || b is "0.0.0.0" or "::";
+
+    /// <summary>
+    /// The id of one peer of an unconnected UDP socket: a number of its own (the socket's cookie
+    /// is shared by all its peers), kept while the kernel keeps the row.
+    /// </summary>
+    private ulong AssociationId(PeerTotals p)
+    {
+        var key = (p.Cookie, p.Address, p.Port);
+        if (!_associations.TryGetValue(key, out ulong id))
+            _associations[key] = id = AssociationIdBase | (ulong)++_associationIds;
+        return id;
+    }
+
+    /// <summary>Ids of UDP peers (<see cref="AssociationId"/>): far above socket cookies, below the synthetic ids of events.</summary>
+    public const ulong AssociationIdBase = 0x4000_0000_0000_0000UL;
+
+    /// <summary>One peer of an unconnected UDP socket as a connection row: the socket's local end and
+    /// owner, the peer as the remote end; the side that sent first connected.</summary>
+    private static ConnectionTotals AssociationRow(ulong id, ConnectionTotals socket, PeerTotals p) => socket with
+    {
+        Cookie = id,
+        RemoteAddress = p.Address,
+        RemotePort = p.Port,
+        Flags = p.SentFirst ? TopConnFlags.Active : TopConnFlags.Passive,
+        TxBytes = p.TxBytes,
+        RxBytes = p.RxBytes,
+        TxCalls = p.TxDatagrams,
+        RxCalls = p.RxDatagrams,
+        FirstNs = p.FirstNs,
+        LastNs = p.LastNs,
+    };
 
     /// <summary>
     /// The id of a connection: the client socket's cookie, but a connection keeps the id it was
@@ -466,7 +578,7 @@ public sealed class FlowBuilder
         bool failed = (c.Flags & TopConnFlags.Failed) != 0 || s.Life?.Error is not null;
         string? error = failed ? ErrorOf(c, s.Life) : null;
         ulong? connectUs = s.Life?.ConnectUs;
-        if (connectUs is null && peer is not null && (c.Flags & TopConnFlags.Active) != 0
+        if (connectUs is null && peer is not null && c.IsTcp && (c.Flags & TopConnFlags.Active) != 0
             && (peer.Row.Flags & TopConnFlags.Passive) != 0 && peer.Row.FirstNs >= c.FirstNs && c.FirstNs != 0)
             connectUs = (peer.Row.FirstNs - c.FirstNs) / 1000;
         bool open = !failed && s.Open && (peer is null || peer.Open || !c.IsTcp);
@@ -488,6 +600,8 @@ public sealed class FlowBuilder
             BytesToServer = c.TxBytes,
             // What the server sent, when its socket is seen; else what the client received.
             BytesToClient = peer is not null ? Math.Max(peer.Row.TxBytes, c.RxBytes) : c.RxBytes,
+            DatagramsToServer = c.IsUdp ? c.TxCalls : null,
+            DatagramsToClient = c.IsUdp ? (peer is not null ? Math.Max(peer.Row.TxCalls, c.RxCalls) : c.RxCalls) : null,
             ConnectUs = failed ? null : connectUs,
             RttUs = c.SrttUs != 0 ? c.SrttUs : peer?.Row.SrttUs ?? 0,
             FirstResponseUs = FirstResponse(c.Cookie),
@@ -527,6 +641,8 @@ public sealed class FlowBuilder
             Open = s.Open,
             BytesToServer = c.RxBytes,
             BytesToClient = c.TxBytes,
+            DatagramsToServer = c.IsUdp ? c.RxCalls : null,
+            DatagramsToClient = c.IsUdp ? c.TxCalls : null,
             RttUs = c.SrttUs,
             FirstResponseUs = FirstResponse(c.Cookie),
             OpenedNs = c.FirstNs,
@@ -619,6 +735,7 @@ public sealed class FlowBuilder
         public long Opened, Failed;
         public readonly Dictionary<string, long> Errors = new(StringComparer.Ordinal);
         public ulong ToServer, ToClient;
+        public ulong? DatagramsToServer, DatagramsToClient;
         public LatencySum Connect, Rtt, FirstResponse;
         public ulong FirstNs, LastNs;
         public readonly LinkedList<FlowConnection> Recent = new();
@@ -644,6 +761,10 @@ public sealed class FlowBuilder
         }
         a.ToServer += c.BytesToServer;
         a.ToClient += c.BytesToClient;
+        if (c.DatagramsToServer is ulong ds)
+            a.DatagramsToServer = (a.DatagramsToServer ?? 0) + ds;
+        if (c.DatagramsToClient is ulong dc)
+            a.DatagramsToClient = (a.DatagramsToClient ?? 0) + dc;
         if (c.ConnectUs is ulong cu)
             a.Connect = a.Connect.Add(cu);
         if (c.RttUs != 0)
@@ -683,6 +804,7 @@ public sealed class FlowBuilder
             long opened = a?.Opened ?? 0, failed = a?.Failed ?? 0, open = 0;
             var errors = a is null ? new Dictionary<string, long>(StringComparer.Ordinal) : new Dictionary<string, long>(a.Errors, StringComparer.Ordinal);
             ulong toServer = a?.ToServer ?? 0, toClient = a?.ToClient ?? 0;
+            ulong? dgToServer = a?.DatagramsToServer, dgToClient = a?.DatagramsToClient;
             double rs = 0, rc = 0;
             LatencySum connect = a?.Connect ?? default, rtt = a?.Rtt ?? default, fr = a?.FirstResponse ?? default;
             ulong firstNs = a?.FirstNs ?? 0, lastNs = a?.LastNs ?? 0;
@@ -699,6 +821,10 @@ public sealed class FlowBuilder
                 }
                 toServer += c.BytesToServer;
                 toClient += c.BytesToClient;
+                if (c.DatagramsToServer is ulong ds)
+                    dgToServer = (dgToServer ?? 0) + ds;
+                if (c.DatagramsToClient is ulong dc)
+                    dgToClient = (dgToClient ?? 0) + dc;
                 rs += c.RateToServer;
                 rc += c.RateToClient;
                 if (c.ConnectUs is ulong cu)
@@ -724,6 +850,8 @@ public sealed class FlowBuilder
                 Errors = errors,
                 BytesToServer = toServer,
                 BytesToClient = toClient,
+                DatagramsToServer = dgToServer,
+                DatagramsToClient = dgToClient,
                 RateToServer = rs,
                 RateToClient = rc,
                 Connect = connect,

@@ -56,6 +56,9 @@ public sealed record FlowConnection
     /// <summary>Bytes the client sent, and bytes the server sent.</summary>
     public ulong BytesToServer { get; init; }
     public ulong BytesToClient { get; init; }
+    /// <summary>UDP: datagrams each way (send and receive calls); null for other protocols.</summary>
+    public ulong? DatagramsToServer { get; init; }
+    public ulong? DatagramsToClient { get; init; }
     public double RateToServer { get; init; }
     public double RateToClient { get; init; }
     /// <summary>Time to establish the connection, microseconds, when known.</summary>
@@ -80,6 +83,9 @@ public sealed record Flow
     public IReadOnlyDictionary<string, long> Errors { get; init; } = new Dictionary<string, long>();
     public ulong BytesToServer { get; init; }
     public ulong BytesToClient { get; init; }
+    /// <summary>UDP: datagrams each way; null for other protocols.</summary>
+    public ulong? DatagramsToServer { get; init; }
+    public ulong? DatagramsToClient { get; init; }
     public double RateToServer { get; init; }
     public double RateToClient { get; init; }
     public LatencySum Connect { get; init; }

@@ -298,6 +298,7 @@ public static class GraphProjector
             var errors = new SortedDictionary<string, long>(StringComparer.Ordinal);
             LatencySum connect = default, rtt = default, fr = default;
             ulong toServer = 0, toClient = 0, first = 0, last = 0;
+            ulong? dgToServer = null, dgToClient = null;
             foreach (Flow f in _flows)
             {
                 foreach ((string e, long n) in f.Errors)
@@ -307,6 +308,10 @@ public static class GraphProjector
                 fr = fr.Add(f.FirstResponse);
                 toServer += f.BytesToServer;
                 toClient += f.BytesToClient;
+                if (f.DatagramsToServer is ulong ds)
+                    dgToServer = (dgToServer ?? 0) + ds;
+                if (f.DatagramsToClient is ulong dc)
+                    dgToClient = (dgToClient ?? 0) + dc;
                 if (f.FirstNs != 0 && (first == 0 || f.FirstNs < first))
                     first = f.FirstNs;
                 last = Math.Max(last, f.LastNs);
@@ -331,6 +336,8 @@ public static class GraphProjector
                 Errors = errors,
                 BytesToServer = toServer,
                 BytesToClient = toClient,
+                DatagramsToServer = dgToServer,
+                DatagramsToClient = dgToClient,
                 RateToServer = Math.Round(_flows.Sum(f => f.RateToServer), 1),
                 RateToClient = Math.Round(_flows.Sum(f => f.RateToClient), 1),
                 ConnectUs = Latency(connect),
@@ -361,6 +368,8 @@ public static class GraphProjector
             Error = c.Error,
             BytesToServer = c.BytesToServer,
             BytesToClient = c.BytesToClient,
+            DatagramsToServer = c.DatagramsToServer,
+            DatagramsToClient = c.DatagramsToClient,
             RateToServer = Math.Round(c.RateToServer, 1),
             RateToClient = Math.Round(c.RateToClient, 1),
             ConnectUs = c.ConnectUs,

@@ -72,6 +72,9 @@ public sealed class MapEngine : IMapSource, IDisposable
     /// <summary>Hooks attached by both objects.</summary>
     public IReadOnlyList<string> Attached { get; }
 
+    /// <summary>Why unconnected UDP sockets get no edges on this kernel; null when they do.</summary>
+    public string? UdpPeersProblem => _top.UdpPeersProblem;
+
     /// <summary>The latest state; never null (an empty map before the first tick).</summary>
     public MapState Current => _current;
 
@@ -114,7 +117,8 @@ public sealed class MapEngine : IMapSource, IDisposable
         TraceSession? trace = null;
         try
         {
-            top = TopSession.Start(new TopOptions { Filter = options.Filter, IncludeUnix = options.IncludeUnix, Verbose = options.Verbose });
+            // UDP peers: unconnected sockets (DNS clients, UDP servers) become edges too.
+            top = TopSession.Start(new TopOptions { Filter = options.Filter, IncludeUnix = options.IncludeUnix, UdpPeers = true, UnixConnectCookies = true, Verbose = options.Verbose });
             trace = TraceSession.Start(new TraceOptions
             {
                 Filter = options.Filter,

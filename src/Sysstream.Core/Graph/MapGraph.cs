@@ -86,6 +86,9 @@ public sealed record MapEdge
     public IReadOnlyDictionary<string, long> Errors { get; init; } = new Dictionary<string, long>();
     public ulong BytesToServer { get; init; }
     public ulong BytesToClient { get; init; }
+    /// <summary>UDP: datagrams the client sent and the server sent; null for other protocols.</summary>
+    public ulong? DatagramsToServer { get; init; }
+    public ulong? DatagramsToClient { get; init; }
     public double RateToServer { get; init; }
     public double RateToClient { get; init; }
     public MapLatency? ConnectUs { get; init; }
@@ -121,6 +124,8 @@ public sealed record MapConnection
     public string? Error { get; init; }
     public ulong BytesToServer { get; init; }
     public ulong BytesToClient { get; init; }
+    public ulong? DatagramsToServer { get; init; }
+    public ulong? DatagramsToClient { get; init; }
     public double RateToServer { get; init; }
     public double RateToClient { get; init; }
     public ulong? ConnectUs { get; init; }

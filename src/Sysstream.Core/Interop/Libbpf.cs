@@ -78,6 +78,31 @@ internal static unsafe partial class Libbpf
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint bpf_program__attach(nint prog);
 
+    /// <summary>Sets the program type before load (for sections this libbpf does not know).</summary>
+    [LibraryImport(Lib)]
+    public static partial int bpf_program__set_type(nint prog, int type);
+
+    [LibraryImport(Lib)]
+    public static partial int bpf_program__set_expected_attach_type(nint prog, int type);
+
+    /// <summary>The prefix of struct bpf_prog_load_opts that probes need; libbpf zero-fills the rest.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct bpf_prog_load_opts
+    {
+        public nuint sz;
+        public int attempts;
+        public int expected_attach_type;
+    }
+
+    /// <summary>Loads raw instructions (8 bytes each); returns the program's fd or a negative errno.</summary>
+    [LibraryImport(Lib)]
+    public static partial int bpf_prog_load(int prog_type, byte* prog_name, byte* license, ulong* insns, nuint insn_cnt,
+        bpf_prog_load_opts* opts);
+
+    /// <summary>enum bpf_prog_type and enum bpf_attach_type values (linux/bpf.h).</summary>
+    public const int BPF_PROG_TYPE_CGROUP_SOCK_ADDR = 18;
+    public const int BPF_CGROUP_UNIX_CONNECT = 49;
+
     [LibraryImport(Lib)]
     public static partial int bpf_link__destroy(nint link);
 

@@ -73,6 +73,8 @@ internal static class MapCommand
         var watch = System.Diagnostics.Stopwatch.StartNew();
         using MapEngine engine = MapEngine.Start(options);
         Console.Error.WriteLine($"sysstream: attached {engine.Attached.Count} hooks ({string.Join(", ", engine.Attached)}) in {watch.ElapsedMilliseconds} ms; mapping");
+        if (engine.UdpPeersProblem is { } noPeers)
+            Console.Error.WriteLine($"sysstream: unconnected UDP sockets get no edges: {noPeers}");
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         Task timer = engine.RunAsync(cts.Token);
 

@@ -86,6 +86,77 @@ internal static class MapWorkloads
         report(out, received=got)
         """;
 
+    /// <summary>UDP server: binds (family 4 or 6) on loopback, reports its port, then for each answer
+    /// size receives one datagram with recvfrom and answers its sender with sendto; unconnected.</summary>
+    public const string UdpServer = """
+        out, fam, answers = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3].split(",")]
+        af, host = (socket.AF_INET6, "::1") if fam == "6" else (socket.AF_INET, "127.0.0.1")
+        s = socket.socket(af, socket.SOCK_DGRAM)
+        s.bind((host, 0))
+        report(out, port=s.getsockname()[1])
+        got = []
+        for size in answers:
+            data, peer = s.recvfrom(65535)
+            got.append(len(data))
+            assert s.sendto(b"r" * size, peer) == size
+        s.close()
+        report(out + ".done", received=got)
+        time.sleep(0.3)
+        """;
+
+    /// <summary>UDP client: an unconnected socket that sends each request size with sendto and reads
+    /// each answer with recvfrom before the next.</summary>
+    public const string UdpClient = """
+        out, fam, port, sizes = sys.argv[1], sys.argv[2], int(sys.argv[3]), [int(x) for x in sys.argv[4].split(",")]
+        af, host = (socket.AF_INET6, "::1") if fam == "6" else (socket.AF_INET, "127.0.0.1")
+        s = socket.socket(af, socket.SOCK_DGRAM)
+        s.settimeout(10)
+        got = []
+        for size in sizes:
+            assert s.sendto(b"q" * size, (host, port)) == size
+            data, peer = s.recvfrom(65535)
+            got.append(len(data))
+        s.close()
+        report(out, received=got)
+        """;
+
+    /// <summary>Unix stream server: listens on the path, reports, accepts one client, reads exactly N bytes, sends M.</summary>
+    public const string UnixServer = """
+        out, path, n, m = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(4)
+        report(out, listening=path)
+        con, _ = srv.accept()
+        got = 0
+        while got < n:
+            b = con.recv(n - got)
+            if not b:
+                break
+            got += len(b)
+        con.sendall(b"r" * m)
+        con.shutdown(socket.SHUT_WR)
+        con.recv(1)
+        con.close()
+        time.sleep(0.3)
+        """;
+
+    /// <summary>Unix stream client: connects to the path, sends N bytes, reads M, closes.</summary>
+    public const string UnixClient = """
+        out, path, n, m = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        cli = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        cli.connect(path)
+        cli.sendall(b"q" * n)
+        got = 0
+        while got < m:
+            b = cli.recv(m - got)
+            if not b:
+                break
+            got += len(b)
+        cli.close()
+        report(out, received=got)
+        """;
+
     /// <summary>Connects to a port nobody listens on; reports the errno name.</summary>
     public const string Refused = """
         out, port = sys.argv[1], int(sys.argv[2])

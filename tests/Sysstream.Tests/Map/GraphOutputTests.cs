@@ -42,7 +42,7 @@ public sealed class GraphOutputTests
         Assert.Equal("tcp 127.0.0.1:80", node.GetProperty("listening")[0].GetProperty("display").GetString());
         JsonElement edge = root.GetProperty("edges").EnumerateArray().First(e => e.GetProperty("failed").GetInt64() == 0);
         foreach (string key in new[] { "id", "from", "to", "proto", "ports", "local", "opened", "open", "failed", "errors", "bytes_to_server",
-                     "bytes_to_client", "rate_to_server", "rate_to_client", "connect_us", "rtt_us", "first_response_us", "first_seen", "last_seen", "connections" })
+                     "bytes_to_client", "datagrams_to_server", "datagrams_to_client", "rate_to_server", "rate_to_client", "connect_us", "rtt_us", "first_response_us", "first_seen", "last_seen", "connections" })
             Assert.True(edge.TryGetProperty(key, out _), "edge lacks " + key);
         Assert.Equal(78, edge.GetProperty("bytes_to_server").GetInt64());
         JsonElement conn = edge.GetProperty("connections")[0];

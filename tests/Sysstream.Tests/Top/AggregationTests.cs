@@ -225,6 +225,29 @@ public sealed class AggregationTests
     }
 
     [Fact]
+    public void Sampler_ForgetsUdpPeers_WhenIdle_OrWithTheirSocket()
+    {
+        var src = new FakeSource();
+        src.Processes.Add(ProcRow(3, "dns"));
+        src.Processes.Add(ProcRow(4, "gone", exitNs: 2 * Second));
+        src.Connections.Add(Udp(11, 3, 53, lastNs: 9 * Second));
+        src.Connections.Add(Udp(12, 4, 5353, lastNs: 2 * Second));
+        AddPeer(src, 11, "10.0.0.1", lastNs: 9 * Second); // active
+        AddPeer(src, 11, "10.0.0.2", lastNs: 2 * Second); // idle
+        AddPeer(src, 12, "10.0.0.3", lastNs: 9 * Second); // its socket goes with its exited owner
+        var sampler = new TopSampler(src, TimeSpan.FromSeconds(5));
+        src.Now = 10 * Second;
+
+        TopSnapshot s = sampler.Sample();
+        PeerTotals kept = Assert.Single(s.Peers);
+        Assert.Equal("10.0.0.1", kept.Address.ToString());
+        Assert.Equal(["10.0.0.2", "10.0.0.3"], src.ForgottenPeers.Select(p => p.Address.ToString()).Order());
+    }
+
+    private static void AddPeer(FakeSource src, ulong cookie, string addr, ulong lastNs) =>
+        src.Peers.Add(new PeerTotals { Cookie = cookie, Address = System.Net.IPAddress.Parse(addr), Port = 53, FirstNs = Second, LastNs = lastNs });
+
+    [Fact]
     public void ProcFacts_SameStart_ToleratesOneTick()
     {
         Assert.True(ProcFacts.SameStart(123, 123 * 10_000_000UL + 5));

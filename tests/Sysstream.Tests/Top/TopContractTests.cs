@@ -20,7 +20,8 @@ public sealed class TopContractTests
     public void TopObject_HasTheRecordTypes()
     {
         var names = CSharpStructEmitter.SelectTypes(TopBtf()).Select(t => t.Name).ToHashSet();
-        Assert.Superset(new HashSet<string> { "ss_top_pkey", "ss_top_proc", "ss_top_conn", "ss_top_conn_flags", "ss_sock" }, names);
+        Assert.Superset(new HashSet<string> { "ss_top_pkey", "ss_top_proc", "ss_top_conn", "ss_top_conn_flags", "ss_sock",
+            "ss_top_peer_key", "ss_top_peer", "ss_top_peer_flags" }, names);
     }
 
     [Fact]
@@ -30,6 +31,8 @@ public sealed class TopContractTests
         Assert.Equal((long)sizeof(TopPkey), btf.FindStruct("ss_top_pkey")!.Size);
         Assert.Equal((long)sizeof(TopProc), btf.FindStruct("ss_top_proc")!.Size);
         Assert.Equal((long)sizeof(TopConn), btf.FindStruct("ss_top_conn")!.Size);
+        Assert.Equal((long)sizeof(TopPeerKey), btf.FindStruct("ss_top_peer_key")!.Size);
+        Assert.Equal((long)sizeof(TopPeer), btf.FindStruct("ss_top_peer")!.Size);
         // per-CPU map values are laid out 8-byte aligned by the kernel: no padding to undo
         Assert.Equal(0, sizeof(TopProc) % 8);
     }

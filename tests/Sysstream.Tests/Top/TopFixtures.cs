@@ -97,6 +97,8 @@ internal sealed class FakeSource : ITopSource
     public List<ConnectionTotals> Connections { get; } = new();
     public List<ProcessKey> ForgottenProcesses { get; } = new();
     public List<ulong> ForgottenConnections { get; } = new();
+    public List<PeerTotals> Peers { get; } = new();
+    public List<PeerTotals> ForgottenPeers { get; } = new();
 
     public ulong NowNs() => Now;
 
@@ -114,5 +116,13 @@ internal sealed class FakeSource : ITopSource
     {
         ForgottenConnections.Add(cookie);
         Connections.RemoveAll(c => c.Cookie == cookie);
+    }
+
+    public void ReadPeers(List<PeerTotals> into) => into.AddRange(Peers);
+
+    public void ForgetPeer(PeerTotals peer)
+    {
+        ForgottenPeers.Add(peer);
+        Peers.Remove(peer);
     }
 }
