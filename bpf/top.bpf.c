@@ -17,6 +17,12 @@
 #include "common.bpf.h"
 #include "filter.bpf.h"
 
+/* Types a pointer the verifier knows as another type (struct sock as struct tcp_sock), read-only.
+ * Kernel structures are read with direct BTF loads in the tp_btf programs (one load each, where
+ * BPF_CORE_READ is a helper call each): the byte hooks run for every send and receive. */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
+#define TOP_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
+
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define MSG_PEEK 2
@@ -95,9 +101,9 @@ static __always_inline bool top_family_wanted(__u16 family)
  * new row and an exited process keeps its own. */
 static __always_inline void top_pkey_of(struct task_struct *task, struct ss_top_pkey *key)
 {
-	key->tgid = BPF_CORE_READ(task, tgid);
+	key->tgid = task->tgid;
 	key->_pad0 = 0;
-	key->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	key->start_ns = task->group_leader->start_boottime;
 }
 
 /* This CPU's copy of a process's value; created (zeroed on every CPU) when missing. */
@@ -118,7 +124,7 @@ static __always_inline struct ss_top_proc *top_proc(const struct ss_top_pkey *ke
 static __always_inline void top_proc_facts(struct ss_top_proc *p, struct task_struct *task,
 					   __u64 uid_gid, __u64 now)
 {
-	p->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	p->ppid = task->real_parent->tgid;
 	p->uid = (__u32)uid_gid;
 	p->gid = uid_gid >> 32;
 	p->cgroup_id = bpf_get_current_cgroup_id();
@@ -129,28 +135,28 @@ static __always_inline void top_proc_facts(struct ss_top_proc *p, struct task_st
 /* The tuple and state of a kernel socket as they are now (struct sock, not struct socket). */
 static __always_inline void top_read_tuple(struct sock *sk, struct ss_sock *out)
 {
-	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	out->type = BPF_CORE_READ(sk, sk_type);
-	out->protocol = BPF_CORE_READ(sk, sk_protocol);
-	out->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	out->family = sk->__sk_common.skc_family;
+	out->type = sk->sk_type;
+	out->protocol = sk->sk_protocol;
+	out->state = sk->__sk_common.skc_state;
 	if (out->family == AF_INET) {
-		ss_v4_mapped(out->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		ss_v4_mapped(out->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		ss_v4_mapped(out->laddr, sk->__sk_common.skc_rcv_saddr);
+		ss_v4_mapped(out->raddr, sk->__sk_common.skc_daddr);
 	} else if (out->family == AF_INET6) {
-		BPF_CORE_READ_INTO(&out->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&out->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		__builtin_memcpy(out->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(out->raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	} else {
 		return; /* unix: no addresses here; netstat has the paths */
 	}
-	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	out->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	out->lport = sk->__sk_common.skc_num;
+	out->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 }
 
 /* The socket's inode number (struct socket_alloc puts the inode right after the socket), 0 while
  * the socket has no file yet (an accepted connection before accept() returned). */
 static __always_inline __u64 top_inode_of(struct sock *sk)
 {
-	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	struct socket *sock = sk->sk_socket;
 
 	if (!sock)
 		return 0;
@@ -161,7 +167,7 @@ static __always_inline __u64 top_inode_of(struct sock *sk)
  * are new. Compare-and-swap: two CPUs reading the same new total count it once. */
 static __always_inline __u32 top_sync_retrans(struct ss_top_conn *c, struct sock *sk)
 {
-	__u32 total = BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+	__u32 total = TOP_CAST(sk, struct tcp_sock)->total_retrans;
 	__u32 old = c->retransmits;
 
 	if (total <= old)
@@ -299,7 +305,7 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		return 0;
 	if (!tx && (flags & MSG_PEEK))
 		return 0; /* the same bytes are read again later */
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = sk->__sk_common.skc_family;
 	if (!top_family_wanted(family))
 		return 0;
 	task = bpf_get_current_task_btf();
@@ -311,7 +317,10 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		return 0;
 	now = bpf_ktime_get_ns();
 	top_pkey_of(task, &key);
-	cookie = bpf_get_socket_cookie(sk);
+	/* assigned once per socket; after that a load */
+	cookie = sk->__sk_common.skc_cookie.counter;
+	if (!cookie)
+		cookie = bpf_get_socket_cookie(sk);
 
 	c = bpf_map_lookup_elem(&ss_top_conns, &cookie);
 	if (!c) {
@@ -330,7 +339,7 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		__sync_fetch_and_add(&c->rx_calls, 1);
 	}
 	c->last_ns = now;
-	c->sk.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	c->sk.state = sk->__sk_common.skc_state;
 	/* the tuple may be incomplete: ports are assigned by connect/bind, peers by connect */
 	if (family != AF_UNIX && (c->sk.lport == 0 || c->sk.rport == 0))
 		top_read_tuple(sk, &c->sk);
@@ -338,7 +347,7 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		c->ino = top_inode_of(sk);
 	delta = 0;
 	if (c->sk.protocol == IPPROTO_TCP && family != AF_UNIX) {
-		c->srtt_us = BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3;
+		c->srtt_us = TOP_CAST(sk, struct tcp_sock)->srtt_us >> 3;
 		delta = top_sync_retrans(c, sk);
 	}
 	/* unconnected UDP (state 7): its peers vary per datagram; a connected one has its peer in
@@ -451,9 +460,9 @@ int BPF_PROG(ss_top_state, struct sock *sk, const int oldstate, const int newsta
 	struct ss_top_conn *c;
 	__u64 cookie, now;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	if (!top_family_wanted(BPF_CORE_READ(sk, __sk_common.skc_family)))
+	if (!top_family_wanted(sk->__sk_common.skc_family))
 		return 0;
 	now = bpf_ktime_get_ns();
 
@@ -522,7 +531,7 @@ static __always_inline struct ss_top_conn *top_conn_of(const struct sock *sk)
 
 	if (!sk)
 		return NULL;
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		return NULL;
 	return bpf_map_lookup_elem(&ss_top_conns, &cookie);
@@ -588,7 +597,7 @@ int BPF_PROG(ss_top_exit, struct task_struct *p)
 
 	/* signal->live is decremented before this tracepoint: 0 means the whole group is gone
 	 * (read this way because the group_dead argument exists only on newer kernels) */
-	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+	if (p->signal->live.counter != 0)
 		return 0;
 	top_pkey_of(p, &key);
 	v = bpf_map_lookup_elem(&ss_top_procs, &key);
