@@ -16,6 +16,35 @@ public sealed record ApiInfo
     public bool TokenRequired { get; init; }
     public bool EventsAvailable { get; init; }
     public string Filters { get; init; } = "";
+    /// <summary>Whether /api/capture.pcapng is offered (serve --capture).</summary>
+    public bool CaptureAvailable { get; init; }
+    /// <summary>The in-memory capture, null when off.</summary>
+    public ApiCapture? Capture { get; init; }
+}
+
+/// <summary>The packets kept for /api/capture.pcapng.</summary>
+public sealed record ApiCapture
+{
+    /// <summary>How long blocks are kept, and at most how many bytes of them.</summary>
+    public double WindowS { get; init; }
+    public long MaxBytes { get; init; }
+    public uint Snaplen { get; init; }
+    public bool Syscalls { get; init; }
+    /// <summary>What is held now: packets, all blocks (packets, system calls, losses), bytes, the oldest block's time.</summary>
+    public long HeldPackets { get; init; }
+    public long HeldBlocks { get; init; }
+    public long HeldBytes { get; init; }
+    public string? Oldest { get; init; }
+    /// <summary>Blocks dropped before their time was up, to stay within max_bytes.</summary>
+    public long DroppedBlocks { get; init; }
+    public long DroppedPackets { get; init; }
+    public long DroppedBytes { get; init; }
+    /// <summary>Packets of serve's own HTTP connections, never kept (a download would fill the window with itself).</summary>
+    public long OwnPacketsLeftOut { get; init; }
+    /// <summary>Since serve started: packets captured, and records the kernel lost.</summary>
+    public long Packets { get; init; }
+    public ulong LostPackets { get; init; }
+    public ulong LostSyscalls { get; init; }
 }
 
 public sealed record ApiProcess

@@ -24,6 +24,8 @@ public sealed record WebOptions
     public string? Token { get; init; }
     /// <summary>Live system-call events for the browser (null: not offered).</summary>
     public EventStreams? Events { get; init; }
+    /// <summary>The last seconds of packets as pcapng (null: capture is off).</summary>
+    public ICaptureSource? Capture { get; init; }
 }
 
 /// <summary>
@@ -34,7 +36,8 @@ public sealed record WebOptions
 /// Routes (all GET): <c>/</c> the UI; <c>/api/info</c>; <c>/api/graph</c> (<c>?group-by=</c>,
 /// <c>?format=json|dot|mermaid</c>, <c>?download=1</c>); <c>/api/graph/stream</c> (SSE,
 /// event <c>graph</c>); <c>/api/processes</c>; <c>/api/connections</c>; <c>/api/events</c> (SSE of
-/// trace's JSON lines, filters as query parameters).
+/// trace's JSON lines, filters as query parameters); <c>/api/capture.pcapng</c> (<c>?seconds=</c>;
+/// 404 when capture is off).
 /// </remarks>
 public sealed class WebServer : IAsyncDisposable
 {
@@ -168,6 +171,8 @@ public sealed class WebServer : IAsyncDisposable
             TokenRequired = _access.TokenRequired,
             EventsAvailable = _options.Events is not null,
             Filters = DescribeFilter(_source.Options.Filter),
+            CaptureAvailable = _options.Capture is not null,
+            Capture = _options.Capture?.Describe(),
         }, ApiJsonContext.Default.ApiInfo));
 
         _app.MapGet("/api/graph", (HttpContext ctx) =>
@@ -221,10 +226,42 @@ public sealed class WebServer : IAsyncDisposable
         });
 
         _app.MapGet("/api/events", StreamEventsAsync);
+
+        _app.MapGet("/api/capture.pcapng", (HttpContext ctx) => DownloadCapture(ctx));
     }
 
-    private static IResult BadRequest(string message) =>
-        Results.Json(new ApiError { Error = message }, ApiJsonContext.Default.ApiError, statusCode: StatusCodes.Status400BadRequest);
+    /// <summary>The pcapng of the last <c>?seconds=N</c> (default: everything kept).</summary>
+    private IResult DownloadCapture(HttpContext ctx)
+    {
+        ICaptureSource? capture = _options.Capture;
+        if (capture is null)
+            return Error(StatusCodes.Status404NotFound, "packet capture is off: start serve with --capture");
+        double window = capture.Window.TotalSeconds;
+        TimeSpan span = capture.Window;
+        string text = ctx.Request.Query["seconds"].ToString();
+        if (text.Length > 0)
+        {
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds)
+                || !double.IsFinite(seconds) || seconds <= 0 || seconds > window)
+                return BadRequest($"bad seconds {text}: use a number of seconds above 0 and at most {window.ToString(CultureInfo.InvariantCulture)} (the capture window)");
+            span = TimeSpan.FromSeconds(seconds);
+        }
+        CaptureDownload? file = capture.Cut(span);
+        if (file is null)
+            return Error(StatusCodes.Status503ServiceUnavailable, "the capture has not started yet");
+        var h = ctx.Response.Headers;
+        h.ContentDisposition = $"attachment; filename=\"{file.FileName}\"";
+        h.CacheControl = "no-store";
+        h["X-Sysstream-Packets"] = file.Packets.ToString(CultureInfo.InvariantCulture);
+        if (file.Incomplete)
+            h["X-Sysstream-Incomplete"] = "blocks of this span were dropped to stay within the byte limit";
+        return Results.Bytes(file.Pcapng, "application/octet-stream");
+    }
+
+    private static IResult BadRequest(string message) => Error(StatusCodes.Status400BadRequest, message);
+
+    private static IResult Error(int status, string message) =>
+        Results.Json(new ApiError { Error = message }, ApiJsonContext.Default.ApiError, statusCode: status);
 
     private bool TryGroup(HttpContext ctx, out GroupBy g)
     {

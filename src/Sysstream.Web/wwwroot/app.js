@@ -773,6 +773,25 @@
     for (const f of ['json', 'dot', 'mermaid']) $('#dl-' + f).href = `/api/graph?format=${f}&download=1&group-by=${encodeURIComponent(state.groupBy)}`;
   }
 
+  // ------------------------------------------------------------------ packets (serve --capture)
+
+  function setupCapture() {
+    const info = state.info && state.info.capture;
+    if (!state.info || !state.info.capture_available || !info) return;
+    const kept = Math.max(1, Math.floor(info.window_s || 60));
+    const sel = $('#capture-seconds');
+    const choices = [5, 10, 30, 60, 300, 600, 1800, 3600].filter((s) => s < kept);
+    choices.push(kept);
+    const label = (s) => (s % 60 === 0 && s >= 60 ? `${s / 60} min` : `${s} s`);
+    for (const s of choices) sel.append(el('option', { value: String(s), text: 'last ' + label(s) + (s === kept ? ' (all kept)' : '') }));
+    sel.value = String(choices.includes(60) ? 60 : kept);
+    const link = $('#capture-download');
+    const update = () => { link.href = '/api/capture.pcapng?seconds=' + encodeURIComponent(sel.value); };
+    sel.addEventListener('change', update);
+    update();
+    $('#capture-dl').hidden = false;
+  }
+
   async function start() {
     try {
       state.info = await fetchJson('/api/info');
@@ -784,6 +803,7 @@
     setupPanZoom();
     setupTables();
     setupEvents();
+    setupCapture();
     applyView();
     connect();
     setInterval(refreshTables, Math.max(500, (state.info.interval_s || 1) * 1000));

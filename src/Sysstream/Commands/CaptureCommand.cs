@@ -4,11 +4,7 @@ using Stopwatch = System.Diagnostics.Stopwatch;
 using Process = System.Diagnostics.Process;
 using Sysstream.Bpf;
 using Sysstream.Capture;
-using Sysstream.Capture.Pcapng;
-using Sysstream.Events;
 using Sysstream.Filters;
-using Sysstream.Interop;
-using Sysstream.Proc;
 
 namespace Sysstream.Cli.Commands;
 
@@ -31,12 +27,7 @@ internal static class CaptureCommand
             HelpName = "FILE|-",
             Required = true,
         };
-        var snaplen = new Option<uint>("--snaplen", "-s")
-        {
-            Description = $"Bytes kept of each packet (1-{CaptureSession.MaxSnapLength}; 0: the default, {CaptureSession.MaxSnapLength})",
-            HelpName = "BYTES",
-            DefaultValueFactory = _ => CaptureSession.MaxSnapLength,
-        };
+        var snaplen = SnapLengthOption();
         var noSyscalls = new Option<bool>("--no-syscalls") { Description = "Packets only: do not store the system calls of the captured processes" };
         var duration = Durations.CreateOption("--duration", "Stop after this long, e.g. 10s, 500ms, 2m");
         var ringBuffer = new Option<uint>("--ring-buffer-size")
@@ -63,7 +54,7 @@ internal static class CaptureCommand
             {
                 Path = parse.GetValue(write)!,
                 Filter = filters.Parse(parse),
-                SnapLength = snap == 0 ? CaptureSession.MaxSnapLength : snap,
+                SnapLength = SnapLength(snap),
                 Syscalls = !parse.GetValue(noSyscalls),
                 Duration = parse.GetValue(duration),
                 RingBufferBytes = parse.GetValue(ringBuffer),
@@ -74,6 +65,27 @@ internal static class CaptureCommand
         });
         return cmd;
     }
+
+    /// <summary>-s/--snaplen, shared with <c>serve --capture</c>: 0 is the default, the maximum.</summary>
+    public static Option<uint> SnapLengthOption(string what = "Bytes")
+    {
+        var o = new Option<uint>("--snaplen", "-s")
+        {
+            Description = $"{what} kept of each packet (1-{CaptureSession.MaxSnapLength}; 0: the default, {CaptureSession.MaxSnapLength})",
+            HelpName = "BYTES",
+            DefaultValueFactory = _ => CaptureSession.MaxSnapLength,
+        };
+        o.Validators.Add(r =>
+        {
+            uint v = r.GetValueOrDefault<uint>();
+            if (v > CaptureSession.MaxSnapLength)
+                r.AddError($"bad --snaplen {v}: at most {CaptureSession.MaxSnapLength}");
+        });
+        return o;
+    }
+
+    /// <summary>The snap length an -s value asks for (0: the maximum).</summary>
+    public static uint SnapLength(uint value) => value == 0 ? CaptureSession.MaxSnapLength : value;
 
     private sealed record Settings
     {
@@ -91,111 +103,73 @@ internal static class CaptureCommand
 
     private static async Task<int> RunAsync(Settings s, CancellationToken ct)
     {
-        if (s.SnapLength > CaptureSession.MaxSnapLength)
-            throw new SysstreamException($"bad --snaplen {s.SnapLength}: at most {CaptureSession.MaxSnapLength}", ExitCodes.Usage);
         if (s.ToStdout && !Console.IsOutputRedirected)
             throw new SysstreamException("refusing to write a binary pcapng file to a terminal", ExitCodes.Usage,
                 "pipe it (sysstream capture -w - | tshark -r -) or name a file with -w");
 
         using var stop = new StopSignal();
-        var clock = EventClock.FromSystem();
         var stopwatch = Stopwatch.StartNew();
         bool follow = s.Command.Length > 0;
 
-        using CaptureSession capture = CaptureSession.Start(new CaptureOptions
-        {
-            Filter = s.Filter,
-            FollowChildren = follow,
-            SnapLength = s.SnapLength,
-            RingBufferBytes = s.RingBufferBytes,
-            Verbose = s.Verbose,
-        });
-        using TraceSession? trace = s.Syscalls ? TraceSession.Start(new TraceOptions
-        {
-            Filter = s.Filter,
-            FollowChildren = follow,
-            RingBufferBytes = s.RingBufferBytes,
-            Verbose = s.Verbose,
-        }) : null;
-
-        using var output = new OutputFile(OpenOutput(s));
-        using var writer = new PcapngWriter(output.Stream, leaveOpen: true);
-        var hooks = capture.Attached.Concat(trace?.Attached ?? []).ToList();
+        CapturePipeline pipeline;
         try
         {
-            CaptureFile.Begin(writer, clock, new CaptureDescription
+            pipeline = CapturePipeline.Start(new CapturePipelineOptions
             {
-                Hostname = Environment.MachineName,
-                Kernel = KernelRelease(),
+                Filter = s.Filter,
+                FollowChildren = follow,
+                SnapLength = s.SnapLength,
+                Syscalls = s.Syscalls,
+                RingBufferBytes = s.RingBufferBytes,
+                Verbose = s.Verbose,
                 Arguments = string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
-                SnapLength = capture.SnapLength,
-                Hooks = hooks,
-                Syscalls = trace is not null,
-                Version = typeof(CaptureCommand).Assembly.GetName().Version?.ToString(3) ?? "",
-            });
-            writer.Flush();
+                Version = Version,
+            }, () => OpenOutput(s));
         }
         catch (IOException ex)
         {
             throw WriteFailed(s, ex);
         }
+        using (pipeline)
+        {
+            CaptureSession capture = pipeline.Capture;
+            TraceSession? trace = pipeline.Trace;
+            string snapNote = capture.SnapLength < s.SnapLength ? $", snap length lowered to {capture.SnapLength} to fit the ring buffer" : "";
+            string groups = $"packets: {string.Join(", ", capture.Attached)}" + (trace is null ? "" : $"; system calls: {string.Join(", ", trace.Attached)}");
+            Console.Error.WriteLine($"sysstream: attached {pipeline.Attached.Count} hooks ({groups}) in {stopwatch.ElapsedMilliseconds} ms; "
+                + $"capturing to {s.Shown} (packet hooks on cgroup {capture.CgroupRoot}{snapNote})");
 
-        var contexts = new ProcessContexts(new ProcessTable());
-        var interfaces = new InterfaceTable(writer, capture.SnapLength, NetnsInode.Own());
-        int[] rings = trace is null ? [capture.RingBufferFd] : [trace.RingBufferFd, capture.RingBufferFd];
-        var recorder = new CaptureRecorder(writer, clock, contexts, interfaces, capture.TryGetOwner, new RecorderSettings
-        {
-            TraceRing = trace is null ? -1 : 0,
-            CaptureRing = trace is null ? 0 : 1,
-            ProcessFilter = follow || s.Filter.Pids.Count > 0 || s.Filter.Comms.Count > 0 || s.Filter.Uid is not null || s.Filter.CgroupPath is not null,
-            TraceStats = trace is null ? null : trace.ReadStats,
-            CaptureStats = capture.ReadStats,
-        }, () => (ulong)Libc.ClockGettimeNs(Libc.CLOCK_MONOTONIC));
-        using var reader = new RingSetReader(recorder, () =>
-        {
-            capture.Detach();
-            trace?.Detach();
-        }, rings);
-        reader.Start();
-        string snapNote = capture.SnapLength < s.SnapLength ? $", snap length lowered to {capture.SnapLength} to fit the ring buffer" : "";
-        string groups = $"packets: {string.Join(", ", capture.Attached)}" + (trace is null ? "" : $"; system calls: {string.Join(", ", trace.Attached)}");
-        Console.Error.WriteLine($"sysstream: attached {hooks.Count} hooks ({groups}) in {stopwatch.ElapsedMilliseconds} ms; "
-            + $"capturing to {s.Shown} (packet hooks on cgroup {capture.CgroupRoot}{snapNote})");
+            Process? child = null;
+            if (follow)
+                child = TracedCommand.Start(s.Command, pipeline.AddPid);
+            var waits = new List<Task> { stop.Signalled, Task.Delay(s.Duration ?? Timeout.InfiniteTimeSpan, ct), pipeline.Ended };
+            Task? childExit = child?.WaitForExitAsync(CancellationToken.None);
+            if (childExit is not null)
+                waits.Add(childExit);
+            Task first = await Task.WhenAny(waits);
+            if (first == childExit)
+                await Task.WhenAny(Task.Delay(Linger, CancellationToken.None), stop.Signalled);
 
-        Process? child = null;
-        if (follow)
-        {
-            child = TracedCommand.Start(s.Command, pid =>
+            try
             {
-                capture.AddPid(pid, followChildren: true);
-                trace?.AddPid(pid, followChildren: true);
-            });
+                pipeline.Stop();
+            }
+            catch (SysstreamException ex) when (ex.InnerException is IOException io)
+            {
+                // The consumer of standard output is gone (`| head`, tshark quit): stop quietly.
+                if (s.ToStdout && IsBrokenPipe(io))
+                    return ExitCodes.Ok;
+                throw WriteFailed(s, io);
+            }
+            PrintSummary(s, pipeline);
+            if (child is not null && child.HasExited)
+                return child.ExitCode;
+            return ExitCodes.Ok;
         }
-        var waits = new List<Task> { stop.Signalled, Task.Delay(s.Duration ?? Timeout.InfiniteTimeSpan, ct), reader.Ended };
-        Task? childExit = child?.WaitForExitAsync(CancellationToken.None);
-        if (childExit is not null)
-            waits.Add(childExit);
-        Task first = await Task.WhenAny(waits);
-        if (first == childExit)
-            await Task.WhenAny(Task.Delay(Linger, CancellationToken.None), stop.Signalled);
-
-        reader.RequestStop();
-        try
-        {
-            reader.Join();
-        }
-        catch (SysstreamException ex) when (ex.InnerException is IOException io)
-        {
-            // The consumer of standard output is gone (`| head`, tshark quit): stop quietly.
-            if (s.ToStdout && IsBrokenPipe(io))
-                return ExitCodes.Ok;
-            throw WriteFailed(s, io);
-        }
-        PrintSummary(s, recorder.Counters, writer, capture, trace);
-        if (child is not null && child.HasExited)
-            return child.ExitCode;
-        return ExitCodes.Ok;
     }
+
+    /// <summary>The version written into a capture's session block.</summary>
+    public static string Version => typeof(CaptureCommand).Assembly.GetName().Version?.ToString(3) ?? "";
 
     private static Stream OpenOutput(Settings s)
     {
@@ -213,53 +187,22 @@ internal static class CaptureCommand
         }
     }
 
-    /// <summary>The output, closed without a last flush error hiding the real one: everything is
-    /// flushed block by block as it is written, so a failure at close (a reader that went away)
-    /// has been reported already.</summary>
-    private sealed class OutputFile(Stream stream) : IDisposable
-    {
-        public Stream Stream { get; } = stream;
-
-        public void Dispose()
-        {
-            try
-            {
-                Stream.Dispose();
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
-
     private static bool IsBrokenPipe(IOException io) =>
         io.HResult == 32 || io.Message.Contains("Broken pipe", StringComparison.Ordinal);
 
     private static SysstreamException WriteFailed(Settings s, IOException ex) =>
         new($"writing {s.Shown}: {ex.Message}", ExitCodes.IoError);
 
-    private static string KernelRelease()
+    private static void PrintSummary(Settings s, CapturePipeline pipeline)
     {
-        try
-        {
-            return "Linux " + File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
-        }
-        catch (IOException)
-        {
-            return "Linux";
-        }
-    }
-
-    private static void PrintSummary(Settings s, CaptureCounters c, PcapngWriter writer, CaptureSession capture, TraceSession? trace)
-    {
-        ulong lostPackets = capture.ReadStats().Aggregate(0UL, (sum, st) => sum + st.Lost);
-        ulong lostSyscalls = trace?.ReadStats().Aggregate(0UL, (sum, st) => sum + st.Lost) ?? 0;
+        CaptureCounters c = pipeline.Counters;
+        (ulong lostPackets, ulong lostSyscalls) = pipeline.KernelLosses();
         string I(long n) => n.ToString(CultureInfo.InvariantCulture);
         Console.Error.WriteLine($"sysstream: {I(c.Packets)} packets ({I(c.PacketsWithProcess)} with a process, {I(c.PacketsWithoutProcess)} without; "
             + $"{I(c.LocalMerged)} local deliveries joined to their sending), "
-            + (trace is null ? "no system calls" : $"{I(c.Syscalls)} system calls")
+            + (pipeline.Trace is null ? "no system calls" : $"{I(c.Syscalls)} system calls")
             + $", {lostPackets} packets and {lostSyscalls} system calls lost; "
-            + $"{I(writer.Blocks)} blocks, {I(writer.Position)} bytes to {s.Shown}"
+            + $"{I(pipeline.Writer.Blocks)} blocks, {I(pipeline.Writer.Position)} bytes to {s.Shown}"
             + (c.Malformed > 0 ? $", {I(c.Malformed)} malformed records" : ""));
     }
 }

@@ -17,7 +17,20 @@ namespace Sysstream.Privileged.Tests.Map;
 /// </summary>
 public sealed class ServeTests(ITestOutputHelper log)
 {
-    private const string Chromium = "/usr/bin/chromium";
+    internal const string Chromium = "/usr/bin/chromium";
+
+    /// <summary>Debian's chromium, headless, with nothing leaving this machine: no background
+    /// services, and no name lookups at all (pages are addressed by IP).</summary>
+    internal static Task<IBrowser> LaunchAsync(IPlaywright pw) => pw.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = Chromium,
+        Headless = true,
+        Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--dns-prefetch-disable", "--no-pings",
+            "--disable-domain-reliability", "--disable-breakpad", "--metrics-recording-only",
+            "--disable-features=NetworkPrediction,OptimizationHints,MediaRouter,DialMediaRouteProvider,WebRtcHideLocalIpsWithMdns",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
+    });
 
     private async Task<TraceRun> ServeAsync(IEnumerable<string> args, [System.Runtime.CompilerServices.CallerMemberName] string name = "") =>
         await TraceRun.StartAsync(log, ["serve", "--no-dns", "--interval", "500ms", .. args], name: name);
@@ -32,18 +45,7 @@ public sealed class ServeTests(ITestOutputHelper log)
         await using TraceRun serve = await ServeAsync(["--listen", $"127.0.0.1:{port}"]);
 
         using IPlaywright pw = await Playwright.CreateAsync();
-        await using IBrowser browser = await pw.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            // Nothing may leave this machine: no background services, and no name lookups at all
-            // (the page is addressed by IP).
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--dns-prefetch-disable", "--no-pings",
-                "--disable-domain-reliability", "--disable-breakpad", "--metrics-recording-only",
-                "--disable-features=NetworkPrediction,OptimizationHints,MediaRouter,DialMediaRouteProvider,WebRtcHideLocalIpsWithMdns",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"],
-        });
+        await using IBrowser browser = await LaunchAsync(pw);
         await using IBrowserContext context = await browser.NewContextAsync(new BrowserNewContextOptions
         {
             ViewportSize = new ViewportSize { Width = 1500, Height = 900 },
