@@ -8,7 +8,7 @@
  * These hooks run in softirq as often as not, in whatever task the CPU was running (on loopback
  * the receiver's path runs inside the sender's system call), so `current` is not taken for the
  * packet's process there, except when it is checked: the thread is inside a system call on that
- * very socket (ss_cap_calls), which is how a send's packets leave.
+ * very socket (ss_cap_tasks), which is how a send's packets leave.
  *
  * Owners: ss_owners maps a socket cookie to the process that last used the socket, written only
  * where the kernel runs in that process: sock_send_length/sock_recv_length (every send and
@@ -16,6 +16,13 @@
  * entry of every call that moves a socket's bytes, and the return of accept/accept4 (the
  * listener and the new socket). Each packet carries a copy; a packet sent by a call in progress
  * (checked: the thread is inside a call on that very socket) carries that call.
+ *
+ * Cost: sys_enter and sys_exit run for every system call of the host, the packet hooks for
+ * every packet. Kernel structures are read with direct BTF loads (a load each, where
+ * BPF_CORE_READ is a helper call each), the call in progress lives in task-local storage
+ * updated in place (no hash update and delete per call), a socket's owner is rewritten in
+ * place while the same thread keeps using it, and the reader is woken once per
+ * ss_wakeup_bytes written by a CPU, never per record.
  */
 #include "common.bpf.h"
 #include "filter.bpf.h"
@@ -41,6 +48,9 @@ const enum ss_packet_flags *ss_unused_pflags __attribute__((unused));
 
 /* The device of a packet (for its network namespace); a kfunc every program type may call. */
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+/* Types a pointer the verifier knows nothing about, read-only (loads fault safely; 6.2+). */
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
+#define CAP_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
 
 /* Socket cookie -> its last user. LRU: sockets come and go without telling us. */
 struct {
@@ -60,6 +70,32 @@ struct {
 
 /* ---------------------------------------------------------------- owners */
 
+/* A thread inside a system call on a socket, from entry to exit. What such a call sends leaves
+ * in the caller's own context, so the packet hook can tie it to the call itself (a send, or a
+ * receive that answers with an ACK) instead of to the socket's previous use. Task-local
+ * storage: found without hashing, written in place, freed with the thread. */
+struct cap_task {
+	__u64 sk;                   /* the socket (struct sock address) of the call in progress; 0: none */
+	__u64 cookie;               /* its cookie at entry (0: not assigned yet) */
+	__u64 described;            /* start_ns of the process this thread last saw described; 0: none */
+	struct ss_sock_owner owner; /* the caller, with this call and descriptor */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cap_task);
+} ss_cap_tasks SEC(".maps");
+
+/* Bytes this CPU wrote to the ring buffer since it last woke the reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ss_cap_pending SEC(".maps");
+
 /* kernfs_node.parent became __parent in 6.15. */
 struct kernfs_node___pre615 {
 	struct kernfs_node *parent;
@@ -73,8 +109,9 @@ static __always_inline struct kernfs_node *ss_kn_parent(struct kernfs_node *kn)
 }
 
 /* Describes the current process once (per exec): its arguments and cgroup path, read here
- * because a short-lived client is often gone from /proc by the time its packets are written. */
-static __always_inline void ss_cap_describe(struct task_struct *task, __u32 tgid, __u64 start_ns)
+ * because a short-lived client is often gone from /proc by the time its packets are written.
+ * True when it is described (now or before); false when the ring had no room. */
+static __always_inline bool ss_cap_describe(struct task_struct *task, __u32 tgid, __u64 start_ns)
 {
 	struct ss_proc_event *rec;
 	struct kernfs_node *kn;
@@ -84,15 +121,15 @@ static __always_inline void ss_cap_describe(struct task_struct *task, __u32 tgid
 	struct ss_stats *st;
 
 	if (known && *known == start_ns)
-		return;
+		return true;
 	st = bpf_map_lookup_elem(&ss_stats, &zero);
 	if (!st)
-		return;
+		return false;
 	rec = bpf_ringbuf_reserve(&ss_events, sizeof(*rec), 0);
 	if (!rec) {
 		st->lost++;
 		st->unreported++;
-		return;
+		return false;
 	}
 	rec->type = SS_CAPTURE_PROC;
 	rec->pid = tgid;
@@ -133,6 +170,17 @@ static __always_inline void ss_cap_describe(struct task_struct *task, __u32 tgid
 	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
 	st->events++;
 	bpf_map_update_elem(&ss_cap_procs, &tgid, &start_ns, BPF_ANY);
+	return true;
+}
+
+/* Describes the process of a thread that knows whether it did already: ss_cap_procs (a hash
+ * lookup) is asked only the first time a thread uses a socket, and again after an exec. */
+static __always_inline void ss_cap_describe_once(struct task_struct *task, struct cap_task *c)
+{
+	if (c->described && c->described == c->owner.start_ns)
+		return;
+	if (ss_cap_describe(task, c->owner.pid, c->owner.start_ns))
+		c->described = c->owner.start_ns;
 }
 
 /* The system calls that use a socket's bytes or create its owner. */
@@ -146,15 +194,47 @@ static __always_inline __u8 ss_cap_func_of(long nr)
 
 static __always_inline bool ss_cap_is_inet(const struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* Is descriptor fd of task this very socket? */
-static __always_inline bool ss_cap_fd_is(struct task_struct *task, long fd, const struct sock *sk)
+/* ss_socket_of_fd with direct loads: one helper call (the fd table slot) instead of nine. */
+static __always_inline struct socket *ss_cap_socket_of_fd(struct task_struct *task, long fd)
 {
-	struct socket *sock = ss_socket_of_fd(task, fd);
-	return sock && (unsigned long)BPF_CORE_READ(sock, sk) == (unsigned long)sk;
+	struct files_struct *files;
+	struct fdtable *fdt;
+	struct file *f = NULL;
+	struct file **fds;
+
+	if (fd < 0)
+		return NULL;
+	files = task->files;
+	if (!files)
+		return NULL;
+	fdt = files->fdt;
+	if (!fdt || (unsigned long)fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	/* fd is bounded by max_fds above; a slot of the array is an untyped pointer to the verifier */
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	f = CAP_CAST(f, struct file);
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	return CAP_CAST(f->private_data, struct socket);
+}
+
+/* The IP socket behind descriptor fd of task (NULL: none, or not IP). */
+static __always_inline struct sock *ss_cap_inet_of_fd(struct task_struct *task, long fd)
+{
+	struct socket *sock = ss_cap_socket_of_fd(task, fd);
+	struct sock *sk;
+
+	if (!sock)
+		return NULL;
+	sk = sock->sk;
+	return sk && ss_cap_is_inet(sk) ? sk : NULL;
 }
 
 /* Fills o with the current process using the socket: call func on descriptor fd.
@@ -163,22 +243,24 @@ static __always_inline void ss_cap_owner_now(struct ss_sock_owner *o, struct tas
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	struct task_struct *parent = task->real_parent;
 
 	o->ts_ns = bpf_ktime_get_ns();
-	o->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	o->start_ns = task->group_leader->start_boottime;
 	o->cgroup_id = bpf_get_current_cgroup_id();
 	o->pid = pid_tgid >> 32;
 	o->tid = (__u32)pid_tgid;
-	o->ppid = BPF_CORE_READ(parent, tgid);
+	o->ppid = parent->tgid;
 	o->uid = (__u32)uid_gid;
 	o->gid = uid_gid >> 32;
 	o->fd = fd;
-	o->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	o->netns = task->nsproxy->net_ns->ns.inum;
 	o->func = func;
 	o->matched = ss_proc_match(o->pid, o->uid);
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
-	BPF_CORE_READ_STR_INTO(&o->pcomm, parent, comm);
+	o->_pad0 = 0;
+	/* both names are kept NUL-padded by the kernel (strscpy_pad) */
+	__builtin_memcpy(o->comm, task->comm, SS_COMM_LEN);
+	__builtin_memcpy(o->pcomm, parent->comm, SS_COMM_LEN);
 }
 
 static __always_inline bool ss_cap_same(const struct ss_sock_owner *a, const struct ss_sock_owner *b)
@@ -186,11 +268,34 @@ static __always_inline bool ss_cap_same(const struct ss_sock_owner *a, const str
 	return a->tid == b->tid && a->pid == b->pid && a->fd == b->fd && a->func == b->func;
 }
 
+/* Makes o the socket's last user. The same thread again with another call or descriptor is
+ * written in place (a reader may then see one field of each: the same thread either way);
+ * another thread replaces the entry whole. */
+static __always_inline void ss_cap_set_owner(__u64 cookie, const struct ss_sock_owner *o)
+{
+	struct ss_sock_owner *old;
+
+	if (!cookie)
+		return;
+	old = bpf_map_lookup_elem(&ss_owners, &cookie);
+	if (!old) {
+		bpf_map_update_elem(&ss_owners, &cookie, o, BPF_ANY);
+		return;
+	}
+	if (ss_cap_same(old, o))
+		return;
+	if (old->tid == o->tid && old->pid == o->pid)
+		*old = *o;
+	else
+		bpf_map_update_elem(&ss_owners, &cookie, o, BPF_ANY);
+}
+
 /* Records the current process as the socket's user. Called only in process context. */
 static __always_inline void ss_cap_own(__u64 cookie, struct task_struct *task, long fd, __u8 func)
 {
-	struct ss_sock_owner *old, o = {};
+	struct ss_sock_owner *old, o;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct cap_task *c;
 
 	if (!cookie)
 		return;
@@ -201,25 +306,14 @@ static __always_inline void ss_cap_own(__u64 cookie, struct task_struct *task, l
 		return;
 	ss_cap_owner_now(&o, task, fd, func);
 	/* before the owner: packets that carry it come after its description in the ring */
-	if (o.matched)
-		ss_cap_describe(task, o.pid, o.start_ns);
-	bpf_map_update_elem(&ss_owners, &cookie, &o, BPF_ANY);
+	if (o.matched) {
+		c = bpf_task_storage_get(&ss_cap_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if ((!c || !c->described || c->described != o.start_ns) &&
+		    ss_cap_describe(task, o.pid, o.start_ns) && c)
+			c->described = o.start_ns;
+	}
+	ss_cap_set_owner(cookie, &o);
 }
-
-/* A thread inside a system call on a socket, from entry to exit. What such a call sends leaves
- * in the caller's own context, so the packet hook can tie it to the call itself (a send, or a
- * receive that answers with an ACK) instead of to the socket's previous use. */
-struct cap_call {
-	__u64 sk;                   /* the socket (struct sock address): what the packet must be of */
-	struct ss_sock_owner owner; /* the caller, with this call and descriptor */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct cap_call);
-} ss_cap_calls SEC(".maps");
 
 /* The calls that move a socket's bytes (or connect it). */
 static __always_inline __u8 ss_cap_io_func(long nr)
@@ -234,8 +328,13 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ss_cap_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = p->tgid;
+	struct cap_task *c;
 
 	bpf_map_delete_elem(&ss_cap_procs, &tgid);
+	/* the only thread left after an exec: its own note goes too */
+	c = bpf_task_storage_get(&ss_cap_tasks, p, 0, 0);
+	if (c)
+		c->described = 0;
 	return 0;
 }
 
@@ -244,11 +343,17 @@ int BPF_PROG(ss_cap_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 static __always_inline void ss_cap_used(struct sock *sk)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct cap_task *c;
 	struct pt_regs *regs;
 	long nr, fd = -1;
 	__u8 func;
 
 	if (task->flags & PF_KTHREAD)
+		return;
+	/* The call in progress on this socket already made its caller the owner at entry (when
+	 * the socket had its cookie then): nothing to do. */
+	c = bpf_task_storage_get(&ss_cap_tasks, task, 0, 0);
+	if (c && c->sk == (__u64)sk && c->cookie)
 		return;
 	if (!ss_cap_is_inet(sk))
 		return; /* only IP sockets make packets */
@@ -258,9 +363,10 @@ static __always_inline void ss_cap_used(struct sock *sk)
 	if (func != SS_FUNC_NONE) {
 		long di = BPF_CORE_READ(regs, di);
 		/* splice(in, .., out, ..): the socket may be either end */
-		if (ss_cap_fd_is(task, di, sk))
+		if ((__u64)ss_cap_inet_of_fd(task, di) == (__u64)sk)
 			fd = di;
-		else if (func == SS_FUNC_SPLICE && ss_cap_fd_is(task, BPF_CORE_READ(regs, dx), sk))
+		else if (func == SS_FUNC_SPLICE &&
+			 (__u64)ss_cap_inet_of_fd(task, BPF_CORE_READ(regs, dx)) == (__u64)sk)
 			fd = BPF_CORE_READ(regs, dx);
 	}
 	ss_cap_own(bpf_get_socket_cookie(sk), task, fd, func);
@@ -297,12 +403,10 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(ss_cap_enter, struct pt_regs *regs, long id)
 {
 	__u8 func = ss_cap_io_func(id);
-	struct cap_call call = {};
 	struct task_struct *task;
-	struct socket *sock;
+	struct cap_task *c;
 	struct sock *sk;
 	__u64 cookie;
-	__u32 tid;
 	long fd;
 
 	if (func == SS_FUNC_NONE)
@@ -310,33 +414,31 @@ int BPF_PROG(ss_cap_enter, struct pt_regs *regs, long id)
 	task = bpf_get_current_task_btf();
 	if (task->flags & PF_KTHREAD)
 		return 0;
-	fd = BPF_CORE_READ(regs, di);
-	sock = ss_socket_of_fd(task, fd);
+	/* regs is a trusted BTF pointer here: plain loads */
+	fd = regs->di;
+	sk = ss_cap_inet_of_fd(task, fd);
 	/* splice(in, .., out, ..): the socket may be either end */
-	if (!sock && func == SS_FUNC_SPLICE) {
-		fd = BPF_CORE_READ(regs, dx);
-		sock = ss_socket_of_fd(task, fd);
+	if (!sk && func == SS_FUNC_SPLICE) {
+		fd = regs->dx;
+		sk = ss_cap_inet_of_fd(task, fd);
 	}
-	if (!sock)
+	if (!sk)
+		return 0; /* file I/O and other families leave here */
+	c = bpf_task_storage_get(&ss_cap_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c)
 		return 0;
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || !ss_cap_is_inet(sk))
+	ss_cap_owner_now(&c->owner, task, fd, func);
+	if (!c->owner.matched) {
+		c->sk = 0;
 		return 0;
-	ss_cap_owner_now(&call.owner, task, fd, func);
-	if (!call.owner.matched)
-		return 0;
-	call.sk = (__u64)sk;
-	ss_cap_describe(task, call.owner.pid, call.owner.start_ns);
-	tid = call.owner.tid;
-	bpf_map_update_elem(&ss_cap_calls, &tid, &call, BPF_ANY);
+	}
+	ss_cap_describe_once(task, c);
 	/* Read, not assigned (the pointer is untrusted): a new socket gets its cookie with its first
 	 * packet, and the packet hook records the owner then. */
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	if (cookie) {
-		struct ss_sock_owner *old = bpf_map_lookup_elem(&ss_owners, &cookie);
-		if (!old || !ss_cap_same(old, &call.owner))
-			bpf_map_update_elem(&ss_owners, &cookie, &call.owner, BPF_ANY);
-	}
+	cookie = sk->__sk_common.skc_cookie.counter;
+	c->cookie = cookie;
+	c->sk = (__u64)sk;
+	ss_cap_set_owner(cookie, &c->owner);
 	return 0;
 }
 
@@ -346,18 +448,19 @@ int BPF_PROG(ss_cap_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(ss_cap_exit, struct pt_regs *regs, long ret)
 {
+	/* every system call of the host passes here: one load and a few compares first */
+	long nr = regs->orig_ax;
 	struct task_struct *task;
-	struct socket *sock;
+	struct cap_task *c;
 	struct sock *sk;
-	long nr = BPF_CORE_READ(regs, orig_ax);
 	long lfd;
-	__u32 tid;
 	__u8 func;
 
-	/* every system call of the host passes here: the number first */
 	if (ss_cap_io_func(nr) != SS_FUNC_NONE) {
-		tid = (__u32)bpf_get_current_pid_tgid();
-		bpf_map_delete_elem(&ss_cap_calls, &tid);
+		task = bpf_get_current_task_btf();
+		c = bpf_task_storage_get(&ss_cap_tasks, task, 0, 0);
+		if (c)
+			c->sk = 0;
 		return 0;
 	}
 	if (nr != 43 && nr != 288)
@@ -366,17 +469,15 @@ int BPF_PROG(ss_cap_exit, struct pt_regs *regs, long ret)
 		return 0;
 	func = nr == 43 ? SS_FUNC_ACCEPT : SS_FUNC_ACCEPT4;
 	task = bpf_get_current_task_btf();
-	lfd = BPF_CORE_READ(regs, di);
+	lfd = regs->di;
 	/* Cookies are read, not assigned (these pointers are untrusted). The listener's was
 	 * assigned by its first SYN; a new socket's may still be 0. */
-	sock = ss_socket_of_fd(task, lfd);
-	sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
-	if (sk && ss_cap_is_inet(sk))
-		ss_cap_own(BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), task, lfd, func);
-	sock = ss_socket_of_fd(task, ret);
-	sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
-	if (sk && ss_cap_is_inet(sk))
-		ss_cap_own(BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), task, ret, func);
+	sk = ss_cap_inet_of_fd(task, lfd);
+	if (sk)
+		ss_cap_own(sk->__sk_common.skc_cookie.counter, task, lfd, func);
+	sk = ss_cap_inet_of_fd(task, ret);
+	if (sk)
+		ss_cap_own(sk->__sk_common.skc_cookie.counter, task, ret, func);
 	return 0;
 }
 
@@ -441,13 +542,18 @@ static __always_inline bool ss_cap_sock_match(struct __sk_buff *skb, __u8 dir)
  * sizes, so the caller picks the smallest of a few fixed capacities that holds n; the bytes go
  * straight from the packet into the ring, with no copy through a scratch buffer. */
 static __always_inline int ss_cap_emit(struct __sk_buff *skb, const struct ss_packet_event *hdr,
-				       __u32 n, struct ss_stats *st, const __u32 cap)
+				       __u32 n, struct ss_stats *st, __u64 *pending, const __u32 cap)
 {
 	struct ss_packet_event *rec;
-	__u64 size = sizeof(*rec) + cap;
-	__u64 flags = bpf_ringbuf_query(&ss_events, BPF_RB_AVAIL_DATA) + size >= ss_wakeup_bytes ?
-			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 
+	/* One wake-up per ss_wakeup_bytes this CPU wrote: a wake-up is a self-IPI (a VM exit
+	 * here), and querying the ring's fill level reads cache lines every CPU writes. */
+	*pending += sizeof(*rec) + cap;
+	if (*pending >= ss_wakeup_bytes) {
+		*pending = 0;
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
 	rec = bpf_ringbuf_reserve(&ss_events, sizeof(*rec) + cap, 0);
 	if (!rec) {
 		st->lost++;
@@ -472,8 +578,8 @@ static __always_inline int ss_cap_packet(struct __sk_buff *skb, __u8 dir)
 	struct sk_buff *kskb;
 	struct net_device *dev;
 	struct ss_stats *st;
+	__u64 cookie, *pending;
 	__u32 zero = 0, n;
-	__u64 cookie;
 
 	if ((ss_filter_flags & SS_SOCK_FILTERS) && !ss_cap_sock_match(skb, dir))
 		return 1;
@@ -484,14 +590,13 @@ static __always_inline int ss_cap_packet(struct __sk_buff *skb, __u8 dir)
 		/* Sent by a system call in progress on this very socket? Then `current` is its caller
 		 * (checked: the thread is inside a call on this socket), and the packet is that call's. */
 		struct task_struct *task = bpf_get_current_task_btf();
-		__u32 tid = task->pid;
-		struct cap_call *call = bpf_map_lookup_elem(&ss_cap_calls, &tid);
-		if (call && call->sk == (__u64)kskb->sk) {
-			own = &call->owner;
-			if (cookie) {
-				struct ss_sock_owner *old = bpf_map_lookup_elem(&ss_owners, &cookie);
-				if (!old || !ss_cap_same(old, own))
-					bpf_map_update_elem(&ss_owners, &cookie, own, BPF_ANY);
+		struct cap_task *c = bpf_task_storage_get(&ss_cap_tasks, task, 0, 0);
+		if (c && c->sk && c->sk == (__u64)kskb->sk) {
+			own = &c->owner;
+			/* sys_enter made the call the owner already, unless the socket had no cookie yet */
+			if (cookie != c->cookie) {
+				ss_cap_set_owner(cookie, own);
+				c->cookie = cookie;
 			}
 		}
 	}
@@ -502,7 +607,8 @@ static __always_inline int ss_cap_packet(struct __sk_buff *skb, __u8 dir)
 	if (own && !own->matched)
 		return 1;
 	st = bpf_map_lookup_elem(&ss_stats, &zero);
-	if (!st)
+	pending = bpf_map_lookup_elem(&ss_cap_pending, &zero);
+	if (!st || !pending)
 		return 1;
 
 	__builtin_memset(&hdr, 0, sizeof(hdr));
@@ -519,7 +625,7 @@ static __always_inline int ss_cap_packet(struct __sk_buff *skb, __u8 dir)
 	}
 	dev = kskb->dev;
 	if (dev) {
-		hdr.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		hdr.netns = dev->nd_net.net->ns.inum;
 		hdr.flags |= SS_PF_NETNS;
 	}
 
@@ -536,28 +642,28 @@ static __always_inline int ss_cap_packet(struct __sk_buff *skb, __u8 dir)
 
 	n = skb->len < ss_snaplen ? skb->len : ss_snaplen;
 	if (n <= 128)
-		return ss_cap_emit(skb, &hdr, n, st, 128);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 128);
 	if (n <= 256)
-		return ss_cap_emit(skb, &hdr, n, st, 256);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 256);
 	if (n <= 512)
-		return ss_cap_emit(skb, &hdr, n, st, 512);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 512);
 	if (n <= 1024)
-		return ss_cap_emit(skb, &hdr, n, st, 1024);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 1024);
 	if (n <= 2048)
-		return ss_cap_emit(skb, &hdr, n, st, 2048);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 2048);
 	if (n <= 4096)
-		return ss_cap_emit(skb, &hdr, n, st, 4096);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 4096);
 	if (n <= 8192)
-		return ss_cap_emit(skb, &hdr, n, st, 8192);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 8192);
 	if (n <= 16384)
-		return ss_cap_emit(skb, &hdr, n, st, 16384);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 16384);
 	if (n <= 32768)
-		return ss_cap_emit(skb, &hdr, n, st, 32768);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 32768);
 	if (n <= 65536)
-		return ss_cap_emit(skb, &hdr, n, st, 65536);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 65536);
 	if (n <= 131072)
-		return ss_cap_emit(skb, &hdr, n, st, 131072);
-	return ss_cap_emit(skb, &hdr, n, st, SS_CAP_MAX);
+		return ss_cap_emit(skb, &hdr, n, st, pending, 131072);
+	return ss_cap_emit(skb, &hdr, n, st, pending, SS_CAP_MAX);
 }
 
 /* 1: let the packet pass. These programs only look. */

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Sysstream.Bpf;
@@ -58,10 +57,22 @@ public sealed class CaptureCounters
 /// A packet that travels between two local sockets is seen twice (leaving one, reaching the
 /// other) with the same bytes: the two sightings become one packet with both processes.
 /// </summary>
+/// <remarks>
+/// Held records are kept as their bytes in a <see cref="CaptureQueue"/> (one time-ordered list
+/// per ring, merged at release), so a record costs a copy and a few compares, and nothing is
+/// allocated per record. A packet is held as a <see cref="PacketMeta"/>, the kernel's header,
+/// room for its delivery's header (sendings only) and the captured bytes.
+/// </remarks>
 public sealed class CaptureRecorder : IRingRecordHandler
 {
     private const int MaxConnections = 65536;
     private const int HashBytes = 96;
+
+    // Sources of the queue: each ring's records are ordered on their own, then merged.
+    private const int TraceSource = 0, CaptureSource = 1;
+
+    private static readonly int HeaderSize = Unsafe.SizeOf<PacketEvent>();
+    private static readonly int MetaSize = Unsafe.SizeOf<PacketMeta>();
 
     private readonly PcapngWriter _writer;
     private readonly EventClock _clock;
@@ -71,12 +82,10 @@ public sealed class CaptureRecorder : IRingRecordHandler
     private readonly RecorderSettings _settings;
     private readonly Func<ulong> _now;
 
-    // Records wait here for the window, smallest timestamp first (ties in arrival order). The two
-    // rings are drained one after the other, so a heap, not a walk back from the tail.
-    private readonly PriorityQueue<Entry, (ulong Ts, long Seq)> _queue = new(4096);
-    private long _seq;
-    private readonly Stack<Entry> _pool = new();
-    private readonly Dictionary<int, Entry> _pendingEgress = new();
+    private readonly CaptureQueue _queue = new(2);
+    // Sendings still waiting for their delivery (neither paired nor written), by the hash of
+    // their bytes: the newest one's handle; the others follow through PacketMeta.NextSameHash.
+    private readonly Dictionary<int, long> _pendingEgress = new();
     private readonly Dictionary<ConnectionKey, SockOwner> _connections = new();
     private ulong _lastWritten;
     private bool _wrote;
@@ -97,22 +106,19 @@ public sealed class CaptureRecorder : IRingRecordHandler
 
     private enum Kind : byte { Syscall, SyscallUnix, LostSyscalls, LostPackets, Packet }
 
-    private sealed class Entry
+    /// <summary>What is kept with a held packet besides the kernel's bytes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PacketMeta
     {
-        public Kind Kind;
-        public ulong Ts;
-        public SyscallEventUnix Sys;
-        public LostEvent Lost;
-        public PacketEvent Packet;
-        public byte[] Data = [];
-        public int DataLength;
+        /// <summary>The next older sending with the same hash (-1: none).</summary>
+        public long NextSameHash;
         public int Hash;
+        public int DataLength;
+        /// <summary>Its delivery to a local socket was seen: the peer header follows the header.</summary>
         public bool HasPeer;
-        public PacketEvent Peer;
-        public bool HasTuple;
-        public PacketTuple Tuple;
-        public Entry? NextSameHash;
+        /// <summary>A sending still in <see cref="_pendingEgress"/> (not paired, not written).</summary>
         public bool PendingEgress;
+        public bool IsEgress;
     }
 
     // ------------------------------------------------------------------ arrival
@@ -130,17 +136,12 @@ public sealed class CaptureRecorder : IRingRecordHandler
             switch ((EventType)type)
             {
                 case EventType.Syscall when record.Length >= Unsafe.SizeOf<SyscallEvent>():
-                {
-                    Entry e = Rent(Kind.Syscall);
-                    e.Sys.Ev = MemoryMarshal.Read<SyscallEvent>(record);
-                    AddSyscall(e);
+                    AddSyscall(in MemoryMarshal.AsRef<SyscallEvent>(record), in NoPaths, hasPaths: false);
                     return;
-                }
                 case EventType.SyscallUnix when record.Length >= Unsafe.SizeOf<SyscallEventUnix>():
                 {
-                    Entry e = Rent(Kind.SyscallUnix);
-                    e.Sys = MemoryMarshal.Read<SyscallEventUnix>(record);
-                    AddSyscall(e);
+                    ref readonly SyscallEventUnix u = ref MemoryMarshal.AsRef<SyscallEventUnix>(record);
+                    AddSyscall(in u.Ev, in u.Paths, hasPaths: true);
                     return;
                 }
                 case EventType.Lost when record.Length >= Unsafe.SizeOf<LostEvent>():
@@ -169,88 +170,137 @@ public sealed class CaptureRecorder : IRingRecordHandler
         Counters.Malformed++;
     }
 
-    /// <summary>A system call record; one that carries its entry is written as the two events.</summary>
-    private void AddSyscall(Entry e)
+    private static readonly UnixPaths NoPaths = default;
+
+    /// <summary>A system call record; one that carries its entry is held as the two events.</summary>
+    private void AddSyscall(in SyscallEvent ev, in UnixPaths paths, bool hasPaths)
     {
-        if (e.Sys.Ev.CarriesEntry)
+        if (ev.CarriesEntry)
         {
-            Entry entry = Rent(e.Kind);
-            e.Sys.Ev.SplitEntry(out entry.Sys.Ev);
-            entry.Sys.Paths = e.Sys.Paths;
-            Enqueue(entry, entry.Sys.Ev.TsNs);
+            SyscallEvent exit = ev;
+            exit.SplitEntry(out SyscallEvent entry);
+            HoldSyscall(in entry, in paths, hasPaths);
+            HoldSyscall(in exit, in paths, hasPaths);
+            return;
         }
-        Enqueue(e, e.Sys.Ev.TsNs);
+        HoldSyscall(in ev, in paths, hasPaths);
+    }
+
+    /// <summary>Holds one system call event (with its unix paths when <paramref name="hasPaths"/>):
+    /// the one place where decoded system call events are queued.</summary>
+    private void HoldSyscall(in SyscallEvent ev, in UnixPaths paths, bool hasPaths)
+    {
+        int evSize = Unsafe.SizeOf<SyscallEvent>();
+        int size = hasPaths ? Unsafe.SizeOf<SyscallEventUnix>() : evSize;
+        Span<byte> dst = _queue.Add(TraceSource, ev.TsNs, (byte)(hasPaths ? Kind.SyscallUnix : Kind.Syscall), size, out _);
+        MemoryMarshal.Write(dst, in ev);
+        if (hasPaths)
+            MemoryMarshal.Write(dst[evSize..], in paths);
     }
 
     private void AddLost(in LostEvent lost, bool packets)
     {
-        Entry e = Rent(packets ? Kind.LostPackets : Kind.LostSyscalls);
-        e.Lost = lost;
-        Enqueue(e, lost.TsNs);
+        Span<byte> dst = _queue.Add(packets ? CaptureSource : TraceSource, lost.TsNs,
+            (byte)(packets ? Kind.LostPackets : Kind.LostSyscalls), Unsafe.SizeOf<LostEvent>(), out _);
+        MemoryMarshal.Write(dst, in lost);
     }
 
     /// <summary>A packet record: the header, then cap_len bytes of the packet.</summary>
     public void AddPacket(ReadOnlySpan<byte> record)
     {
-        int header = Unsafe.SizeOf<PacketEvent>();
-        PacketEvent h = MemoryMarshal.Read<PacketEvent>(record);
-        if (h.CapLen > (uint)(record.Length - header) || h.CapLen > h.Len)
+        ref readonly PacketEvent h = ref MemoryMarshal.AsRef<PacketEvent>(record);
+        if (h.CapLen > (uint)(record.Length - HeaderSize) || h.CapLen > h.Len)
         {
             Counters.Malformed++;
             return;
         }
-        ReadOnlySpan<byte> data = record.Slice(header, (int)h.CapLen);
-        bool hasTuple = PacketTuple.TryParse(data, out PacketTuple tuple);
+        ReadOnlySpan<byte> data = record.Slice(HeaderSize, (int)h.CapLen);
         if (h.HasOwner)
         {
             // Read /proc now, while the process is surely alive.
             _contexts.Observe(in h.Owner);
-            if (hasTuple)
+            if (PacketTuple.TryParse(data, out PacketTuple tuple))
                 Learn(in h, in tuple, in h.Owner);
         }
         int hash = Hash(data, h.Len);
+        bool egress = h.IsEgress;
 
-        if (!h.IsEgress && TryMerge(in h, data, hash))
+        if (!egress && TryMerge(in h, data, hash))
             return;
 
-        Entry e = Rent(Kind.Packet);
-        e.Packet = h;
-        e.DataLength = data.Length;
-        e.Data = ArrayPool<byte>.Shared.Rent(Math.Max(1, data.Length));
-        data.CopyTo(e.Data);
-        e.Hash = hash;
-        e.HasTuple = hasTuple;
-        e.Tuple = tuple;
-        if (h.IsEgress)
+        // meta, header, [the delivery's header], data
+        int dataAt = MetaSize + HeaderSize + (egress ? HeaderSize : 0);
+        Span<byte> dst = _queue.Add(CaptureSource, h.TsNs, (byte)Kind.Packet, dataAt + data.Length, out long handle);
+        ref PacketMeta m = ref MemoryMarshal.AsRef<PacketMeta>(dst);
+        m.Hash = hash;
+        m.DataLength = data.Length;
+        m.HasPeer = false;
+        m.IsEgress = egress;
+        m.PendingEgress = egress;
+        m.NextSameHash = -1;
+        record[..HeaderSize].CopyTo(dst[MetaSize..]);
+        data.CopyTo(dst[dataAt..]);
+        if (egress)
         {
             // Wait for its delivery to a local socket, if it has one.
-            e.NextSameHash = _pendingEgress.TryGetValue(hash, out Entry? first) ? first : null;
-            _pendingEgress[hash] = e;
-            e.PendingEgress = true;
+            ref long first = ref CollectionsMarshal.GetValueRefOrAddDefault(_pendingEgress, hash, out bool exists);
+            m.NextSameHash = exists ? first : -1;
+            first = handle;
         }
-        Enqueue(e, h.TsNs);
     }
 
-    /// <summary>A delivery whose sending is still held: the same bytes, not yet paired.</summary>
+    /// <summary>The meta, header, peer header and data of a held packet.</summary>
+    private ref PacketMeta Meta(long handle) => ref MemoryMarshal.AsRef<PacketMeta>(_queue.Bytes(handle, MetaSize));
+
+    private static int DataOffset(bool egress) => MetaSize + HeaderSize + (egress ? HeaderSize : 0);
+
+    /// <summary>A delivery whose sending is still held: the same bytes, not yet paired. A paired
+    /// sending leaves the chain at once, so chains hold only sendings still waiting (short even
+    /// when the same bytes are sent again and again, as a flood of equal datagrams does).</summary>
     private bool TryMerge(in PacketEvent h, ReadOnlySpan<byte> data, int hash)
     {
-        if (!_pendingEgress.TryGetValue(hash, out Entry? e))
+        ref long first = ref CollectionsMarshal.GetValueRefOrNullRef(_pendingEgress, hash);
+        if (Unsafe.IsNullRef(ref first))
             return false;
         // The chain runs newest first; pair with the oldest unpaired (a retransmission's twin
         // would be newer).
-        Entry? match = null;
-        for (; e is not null; e = e.NextSameHash)
+        long match = -1, matchPrev = -1, prev = -1;
+        int egressData = DataOffset(egress: true);
+        for (long e = first; e >= 0;)
         {
-            if (!e.HasPeer && e.Packet.Len == h.Len && e.Ts <= h.TsNs && e.DataLength == data.Length
-                && data.SequenceEqual(e.Data.AsSpan(0, e.DataLength)))
+            Span<byte> held = _queue.Bytes(e, egressData + Meta(e).DataLength);
+            ref PacketMeta m = ref MemoryMarshal.AsRef<PacketMeta>(held);
+            ref readonly PacketEvent eh = ref MemoryMarshal.AsRef<PacketEvent>(held[MetaSize..]);
+            if (!m.HasPeer && eh.Len == h.Len && eh.TsNs <= h.TsNs && m.DataLength == data.Length
+                && data.SequenceEqual(held[egressData..]))
+            {
                 match = e;
+                matchPrev = prev;
+            }
+            prev = e;
+            e = m.NextSameHash;
         }
-        if (match is null)
+        if (match < 0)
             return false;
-        match.HasPeer = true;
-        match.Peer = h;
+        Span<byte> paired = _queue.Bytes(match, egressData);
+        ref PacketMeta pm = ref MemoryMarshal.AsRef<PacketMeta>(paired);
+        pm.HasPeer = true;
+        MemoryMarshal.Write(paired[(MetaSize + HeaderSize)..], in h);
+        Unlink(ref first, hash, matchPrev, ref pm);
         Counters.LocalMerged++;
         return true;
+    }
+
+    /// <summary>Takes a sending out of its chain (<paramref name="prev"/>: the newer one before it, -1: none).</summary>
+    private void Unlink(ref long first, int hash, long prev, ref PacketMeta e)
+    {
+        e.PendingEgress = false;
+        if (prev >= 0)
+            Meta(prev).NextSameHash = e.NextSameHash;
+        else if (e.NextSameHash >= 0)
+            first = e.NextSameHash;
+        else
+            _pendingEgress.Remove(hash);
     }
 
     private static int Hash(ReadOnlySpan<byte> data, uint len)
@@ -263,46 +313,17 @@ public sealed class CaptureRecorder : IRingRecordHandler
 
     // ------------------------------------------------------------------ order
 
-    private Entry Rent(Kind kind)
-    {
-        Entry e = _pool.Count > 0 ? _pool.Pop() : new Entry();
-        e.Kind = kind;
-        e.HasPeer = false;
-        e.NextSameHash = null;
-        e.PendingEgress = false;
-        e.HasTuple = false;
-        return e;
-    }
-
-    private void Return(Entry e)
-    {
-        if (e.Kind == Kind.Packet && e.Data.Length > 0)
-        {
-            ArrayPool<byte>.Shared.Return(e.Data);
-            e.Data = [];
-        }
-        if (_pool.Count < 4096)
-            _pool.Push(e);
-    }
-
-    private void Enqueue(Entry e, ulong ts)
-    {
-        e.Ts = ts;
-        _queue.Enqueue(e, (ts, _seq++));
-    }
-
     /// <summary>Writes, in order, every record at or before <paramref name="upToNs"/>.</summary>
     public void Release(ulong upToNs)
     {
-        while (_queue.TryPeek(out Entry? e, out (ulong Ts, long Seq) key) && key.Ts <= upToNs)
+        while (_queue.TryTake(upToNs, out HeldRecord r))
         {
-            _queue.Dequeue();
-            if (e.Ts < _lastWritten)
+            if (r.Ts < _lastWritten)
                 Counters.Late++;
             else
-                _lastWritten = e.Ts;
-            Write(e);
-            Return(e);
+                _lastWritten = r.Ts;
+            Write(in r);
+            _queue.Free(r.Handle);
         }
     }
 
@@ -349,70 +370,74 @@ public sealed class CaptureRecorder : IRingRecordHandler
 
     // ------------------------------------------------------------------ writing
 
-    private void Write(Entry e)
+    private void Write(in HeldRecord r)
     {
         _wrote = true;
-        switch (e.Kind)
+        ReadOnlySpan<byte> bytes = _queue.Bytes(r.Handle, r.Length);
+        switch ((Kind)r.Kind)
         {
             case Kind.Syscall:
-                SysstreamBlocks.Write(_writer, SysstreamBlockKind.Syscall, in e.Sys.Ev);
+                SysstreamBlocks.Write(_writer, SysstreamBlockKind.Syscall, bytes);
                 Counters.Syscalls++;
                 break;
             case Kind.SyscallUnix:
-                SysstreamBlocks.Write(_writer, SysstreamBlockKind.SyscallUnix, in e.Sys);
+                SysstreamBlocks.Write(_writer, SysstreamBlockKind.SyscallUnix, bytes);
                 Counters.Syscalls++;
                 break;
             case Kind.LostSyscalls:
-                SysstreamBlocks.Write(_writer, SysstreamBlockKind.LostSyscalls, in e.Lost);
-                Counters.LostSyscalls += (long)e.Lost.Count;
+                SysstreamBlocks.Write(_writer, SysstreamBlockKind.LostSyscalls, bytes);
+                Counters.LostSyscalls += (long)MemoryMarshal.Read<LostEvent>(bytes).Count;
                 break;
             case Kind.LostPackets:
-                SysstreamBlocks.Write(_writer, SysstreamBlockKind.LostPackets, in e.Lost);
-                Counters.LostPackets += (long)e.Lost.Count;
+                SysstreamBlocks.Write(_writer, SysstreamBlockKind.LostPackets, bytes);
+                Counters.LostPackets += (long)MemoryMarshal.Read<LostEvent>(bytes).Count;
                 break;
             case Kind.Packet:
-                if (e.PendingEgress)
-                    ForgetPending(e);
-                WritePacket(e);
+                WritePacket(r.Handle, _queue.Bytes(r.Handle, r.Length));
                 break;
         }
     }
 
-    private void ForgetPending(Entry e)
+    /// <summary>A sending written before any delivery was seen: no delivery will pair with it now.</summary>
+    private void ForgetPending(long handle, ref PacketMeta e)
     {
-        e.PendingEgress = false;
-        if (!_pendingEgress.TryGetValue(e.Hash, out Entry? first))
-            return;
-        if (first == e)
+        ref long first = ref CollectionsMarshal.GetValueRefOrNullRef(_pendingEgress, e.Hash);
+        if (Unsafe.IsNullRef(ref first))
         {
-            if (e.NextSameHash is null)
-                _pendingEgress.Remove(e.Hash);
-            else
-                _pendingEgress[e.Hash] = e.NextSameHash;
+            e.PendingEgress = false;
             return;
         }
-        for (Entry? p = first; p is not null; p = p.NextSameHash)
+        long prev = -1;
+        for (long p = first; p >= 0; p = Meta(p).NextSameHash)
         {
-            if (p.NextSameHash == e)
+            if (p == handle)
             {
-                p.NextSameHash = e.NextSameHash;
+                Unlink(ref first, e.Hash, prev, ref e);
                 return;
             }
+            prev = p;
         }
+        e.PendingEgress = false;
     }
 
-    private void WritePacket(Entry e)
+    private void WritePacket(long handle, Span<byte> held)
     {
-        ref readonly PacketEvent h = ref e.Packet;
+        ref PacketMeta m = ref MemoryMarshal.AsRef<PacketMeta>(held);
+        if (m.PendingEgress)
+            ForgetPending(handle, ref m);
+        ref readonly PacketEvent h = ref MemoryMarshal.AsRef<PacketEvent>(held[MetaSize..]);
+        ReadOnlySpan<byte> data = held.Slice(DataOffset(m.IsEgress), m.DataLength);
         PacketSide side = h.IsEgress ? PacketSide.Out : PacketSide.In;
-        OwnerSource s1 = Resolve(in h, side, e, out SockOwner o1);
+        OwnerSource s1 = Resolve(in h, side, data, out SockOwner o1);
         bool keep1 = Keep(s1, in o1);
         OwnerSource s2 = OwnerSource.None;
         SockOwner o2 = default;
         bool keep2 = false;
-        if (e.HasPeer)
+        ref readonly PacketEvent peer = ref Unsafe.NullRef<PacketEvent>();
+        if (m.HasPeer)
         {
-            s2 = Resolve(in e.Peer, PacketSide.In, e, out o2);
+            peer = ref MemoryMarshal.AsRef<PacketEvent>(held[(MetaSize + HeaderSize)..]);
+            s2 = Resolve(in peer, PacketSide.In, data, out o2);
             keep2 = Keep(s2, in o2);
         }
         if (!keep1 && !keep2)
@@ -423,10 +448,9 @@ public sealed class CaptureRecorder : IRingRecordHandler
 
         int iface = _interfaces.Get(h.HasNetns ? h.Netns : 0, h.Ifindex);
         ulong ts = (ulong)_clock.ToUnixNs(h.TsNs);
-        ReadOnlySpan<byte> data = e.Data.AsSpan(0, e.DataLength);
         _writer.BeginEnhancedPacket(iface, ts, data, Math.Max(h.Len, (uint)data.Length));
         ContextText? t1 = keep1 ? _contexts.Get(side, h.Cookie, s1, in o1) : null;
-        ContextText? t2 = keep2 ? _contexts.Get(PacketSide.In, e.Peer.Cookie, s2, in o2) : null;
+        ContextText? t2 = keep2 ? _contexts.Get(PacketSide.In, peer.Cookie, s2, in o2) : null;
         if (t1 is not null)
             _writer.AddOption(OptionCode.Comment, t1.Comment);
         if (t2 is not null)
@@ -454,20 +478,21 @@ public sealed class CaptureRecorder : IRingRecordHandler
     /// the server read it); else the last user of the same connection (a TIME_WAIT socket or the
     /// kernel's control socket answering for it); else none.
     /// </summary>
-    private OwnerSource Resolve(in PacketEvent h, PacketSide side, Entry e, out SockOwner owner)
+    private OwnerSource Resolve(in PacketEvent h, PacketSide side, ReadOnlySpan<byte> data, out SockOwner owner)
     {
         if (h.HasOwner)
         {
             owner = h.Owner;
             return OwnerSource.Socket;
         }
+        bool hasTuple = PacketTuple.TryParse(data, out PacketTuple tuple);
         if (h.Cookie != 0 && _lookup(h.Cookie, out owner))
         {
-            if (e.HasTuple)
-                Learn(in h, in e.Tuple, in owner);
+            if (hasTuple)
+                Learn(in h, in tuple, in owner);
             return OwnerSource.Socket;
         }
-        if (e.HasTuple && e.Tuple.HasPorts && _connections.TryGetValue(ConnectionKey.Of(in h, side, in e.Tuple), out owner))
+        if (hasTuple && tuple.HasPorts && _connections.TryGetValue(ConnectionKey.Of(in h, side, in tuple), out owner))
             return OwnerSource.Connection;
         owner = default;
         return OwnerSource.None;

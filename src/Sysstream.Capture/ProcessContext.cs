@@ -56,6 +56,13 @@ public sealed class ProcessContexts
     private readonly Dictionary<(int Pid, ulong StartNs), Facts> _facts = new();
     private readonly Dictionary<Key, ContextText> _texts = new();
 
+    // In front of the dictionaries, for the packet path: the last texts and facts looked up,
+    // direct-mapped (a compare instead of hashing a dozen fields; a busy capture asks for the
+    // same few sockets' owners over and over).
+    private const int RecentSlots = 256;
+    private readonly (Key Key, ContextText? Text)[] _recentTexts = new (Key, ContextText?)[RecentSlots];
+    private readonly (int Pid, ulong StartNs, Facts? Facts)[] _recentFacts = new (int, ulong, Facts?)[RecentSlots];
+
     /// <summary>What is known of a process beyond the kernel's per-socket facts.</summary>
     public sealed class Facts
     {
@@ -76,6 +83,7 @@ public sealed class ProcessContexts
     {
         if (_facts.Count >= MaxCached)
             _facts.Clear();
+        _recentFacts[(int)(p.Pid % RecentSlots)] = default;
         int len = Math.Min(p.CmdlineLen, (ushort)ProcEvent.CmdlineLength);
         _facts[((int)p.Pid, p.StartNs)] = new Facts
         {
@@ -90,9 +98,15 @@ public sealed class ProcessContexts
     /// describe it, or cut its arguments (call when its record arrives, while it likely runs).</summary>
     public Facts Observe(in SockOwner owner)
     {
+        ref (int Pid, ulong StartNs, Facts? Facts) recent = ref _recentFacts[(int)(owner.Pid % RecentSlots)];
+        if (recent.Facts is not null && recent.Pid == (int)owner.Pid && recent.StartNs == owner.StartNs)
+            return recent.Facts;
         var key = ((int)owner.Pid, owner.StartNs);
         if (_facts.TryGetValue(key, out Facts? facts) && (facts.ProcRead || (facts.FromKernel && !facts.CommandLineCut)))
+        {
+            recent = (key.Item1, key.Item2, facts);
             return facts;
+        }
         if (_facts.Count >= MaxCached)
             _facts.Clear();
         facts ??= new Facts();
@@ -115,12 +129,17 @@ public sealed class ProcessContexts
         if (source == OwnerSource.None)
             return NoOwner(side, cookie);
         var key = new Key(side, source, cookie, owner);
-        if (_texts.TryGetValue(key, out ContextText? text))
-            return text;
-        if (_texts.Count >= MaxCached)
-            _texts.Clear();
-        text = Format(side, cookie, source, owner, Observe(owner));
-        _texts[key] = text;
+        ref (Key Key, ContextText? Text) recent = ref _recentTexts[(int)((cookie * 2 + (ulong)side) % RecentSlots)];
+        if (recent.Text is not null && recent.Key.Equals(key))
+            return recent.Text;
+        if (!_texts.TryGetValue(key, out ContextText? text))
+        {
+            if (_texts.Count >= MaxCached)
+                _texts.Clear();
+            text = Format(side, cookie, source, owner, Observe(owner));
+            _texts[key] = text;
+        }
+        recent = (key, text);
         return text;
     }
 

@@ -49,21 +49,15 @@ public static class SysstreamBlocks
     public const ushort Version = 1;
     public const int HeaderLength = 12;
 
-    /// <summary>Writes one sysstream Custom Block.</summary>
+    /// <summary>Writes one sysstream Custom Block: the header, then the payload as it is (no copy in between).</summary>
     public static void Write(PcapngWriter writer, SysstreamBlockKind kind, ReadOnlySpan<byte> payload)
     {
-        int length = HeaderLength + payload.Length;
-        byte[]? rented = length > 1024 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
-        Span<byte> data = rented is null ? stackalloc byte[1024] : rented;
-        data = data[..length];
-        BinaryPrimitives.WriteUInt32LittleEndian(data, Magic);
-        BinaryPrimitives.WriteUInt16LittleEndian(data[4..], (ushort)kind);
-        BinaryPrimitives.WriteUInt16LittleEndian(data[6..], Version);
-        BinaryPrimitives.WriteUInt32LittleEndian(data[8..], (uint)payload.Length);
-        payload.CopyTo(data[HeaderLength..]);
-        writer.WriteCustomBlock(EnterpriseNumber, data);
-        if (rented is not null)
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        Span<byte> header = stackalloc byte[HeaderLength];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], (ushort)kind);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], Version);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)payload.Length);
+        writer.WriteCustomBlock(EnterpriseNumber, header, payload);
     }
 
     /// <summary>Writes a fixed kernel struct as the payload.</summary>

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Sysstream.Capture.Pcapng;
@@ -20,7 +20,9 @@ public sealed class PcapngWriter : IDisposable
 {
     private readonly Stream _output;
     private readonly bool _leaveOpen;
-    private readonly ArrayBufferWriter<byte> _block = new(64 * 1024);
+    // The block being assembled: _block[.._length]. Grown by doubling, never shrunk.
+    private byte[] _block = new byte[64 * 1024];
+    private int _length;
     private bool _inBlock, _blockHasOptions, _sectionStarted;
     private int _interfaces;
 
@@ -85,13 +87,19 @@ public sealed class PcapngWriter : IDisposable
 
     /// <summary>Writes a whole Custom Block: the enterprise number, then <paramref name="data"/>
     /// (padded to 32 bits; the data must say its own length, the block does not).</summary>
-    public void WriteCustomBlock(uint enterpriseNumber, ReadOnlySpan<byte> data, bool copyable = true)
+    public void WriteCustomBlock(uint enterpriseNumber, ReadOnlySpan<byte> data, bool copyable = true) =>
+        WriteCustomBlock(enterpriseNumber, data, [], copyable);
+
+    /// <summary>The same with the data in two parts (e.g. a header of one's own, then a record
+    /// as it is), written one after the other.</summary>
+    public void WriteCustomBlock(uint enterpriseNumber, ReadOnlySpan<byte> head, ReadOnlySpan<byte> rest, bool copyable = true)
     {
         RequireSection();
         Begin(copyable ? BlockType.CustomCopyable : BlockType.CustomNotCopyable);
         U32(enterpriseNumber);
-        Bytes(data);
-        Pad(data.Length);
+        Bytes(head);
+        Bytes(rest);
+        Pad(head.Length + rest.Length);
         EndBlock();
     }
 
@@ -166,16 +174,16 @@ public sealed class PcapngWriter : IDisposable
             U16(OptionCode.EndOfOptions);
             U16(0);
         }
-        int total = _block.WrittenCount + 4;
+        int total = _length + 4;
         U32((uint)total);
         // The block's length goes into its second word now that it is known.
-        Span<byte> block = MemoryMarshal.AsMemory(_block.WrittenMemory).Span;
+        Span<byte> block = _block.AsSpan(0, _length);
         BinaryPrimitives.WriteUInt32LittleEndian(block[4..], (uint)total);
         _output.Write(block);
         Position += total;
         Blocks++;
         _inBlock = false;
-        _block.ResetWrittenCount();
+        _length = 0;
     }
 
     /// <summary>Hands everything written to the stream's destination.</summary>
@@ -201,37 +209,37 @@ public sealed class PcapngWriter : IDisposable
             throw new InvalidOperationException("the previous block was not ended");
         _inBlock = true;
         _blockHasOptions = false;
-        _block.ResetWrittenCount();
+        _length = 0;
         U32(type);
         U32(0); // total length, filled in by EndBlock
     }
 
-    private void U16(ushort v)
+    /// <summary>Room for <paramref name="n"/> more bytes at _block[_length..].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Span<byte> Take(int n)
     {
-        BinaryPrimitives.WriteUInt16LittleEndian(_block.GetSpan(2), v);
-        _block.Advance(2);
+        if (_block.Length - _length < n)
+            Grow(n);
+        Span<byte> s = _block.AsSpan(_length, n);
+        _length += n;
+        return s;
     }
 
-    private void U32(uint v)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(_block.GetSpan(4), v);
-        _block.Advance(4);
-    }
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Grow(int n) => Array.Resize(ref _block, Math.Max(_block.Length * 2, _length + n));
 
-    private void U64(ulong v)
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(_block.GetSpan(8), v);
-        _block.Advance(8);
-    }
+    private void U16(ushort v) => BinaryPrimitives.WriteUInt16LittleEndian(Take(2), v);
 
-    private void Bytes(ReadOnlySpan<byte> v) => _block.Write(v);
+    private void U32(uint v) => BinaryPrimitives.WriteUInt32LittleEndian(Take(4), v);
+
+    private void U64(ulong v) => BinaryPrimitives.WriteUInt64LittleEndian(Take(8), v);
+
+    private void Bytes(ReadOnlySpan<byte> v) => v.CopyTo(Take(v.Length));
 
     private void Pad(int length)
     {
         int pad = (4 - (length & 3)) & 3;
-        if (pad == 0)
-            return;
-        _block.GetSpan(pad)[..pad].Clear();
-        _block.Advance(pad);
+        if (pad != 0)
+            Take(pad).Clear();
     }
 }

@@ -37,6 +37,11 @@ public sealed unsafe class RingSetReader : IDisposable
     /// <summary>Poll timeout: with batched wake-ups this is how often the rings are drained at low load.</summary>
     public int PollIntervalMs { get; init; } = 10;
 
+    /// <summary>Nice value of the reader thread, as <see cref="RingBufferReader.ReaderNice"/>: under
+    /// CPU contention a reader at the default priority falls behind and the kernel drops records.
+    /// Null: leave the priority alone.</summary>
+    public int? ReaderNice { get; init; } = -10;
+
     /// <summary>Records that reached the handler, per ring.</summary>
     public long[] Records { get; }
 
@@ -104,6 +109,9 @@ public sealed unsafe class RingSetReader : IDisposable
     private void Run()
     {
         nint rb = _rb.DangerousGetHandle();
+        // Best effort: needs CAP_SYS_NICE to raise, which a tracer running as root has.
+        if (ReaderNice is int nice)
+            Libc.setpriority(Libc.PRIO_PROCESS, (uint)Libc.gettid(), nice);
         try
         {
             while (!_stop && _failure is null)
