@@ -80,8 +80,11 @@ if ((microbench)); then
   rm -rf "$out/bdn"
   dotnet run -c Release --project bench/Sysstream.Benchmarks -- --filter '*' --job short \
     --artifacts "$out/bdn" >"$out/bdn.log" 2>&1 || { echo "bench: BenchmarkDotNet failed, see $out/bdn.log" >&2; }
-  report=$(ls "$out"/bdn/results/*-report-github.md 2>/dev/null | head -1 || true)
-  [ -n "$report" ] && mb=(--microbench "$report")
+  # one report per benchmark class: the harness takes them as one file
+  if ls "$out"/bdn/results/*-report-github.md >/dev/null 2>&1; then
+    cat "$out"/bdn/results/*-report-github.md > "$out/bdn/reports.md"
+    mb=(--microbench "$out/bdn/reports.md")
+  fi
 fi
 
 # bench/RESULTS.md and bench/results.json unless --out says elsewhere
