@@ -51,6 +51,9 @@ public sealed class ProcessContexts
     /// <summary>Clock ticks per second of /proc/PID/stat's start time (USER_HZ: 100 on Linux).</summary>
     private const ulong NsPerTick = 10_000_000;
     private const int MaxCached = 100_000;
+    /// <summary>Texts are per socket end (~1 KB each with a long command line): under connection
+    /// churn every new connection adds two, so they are held for fewer, recently active sockets.</summary>
+    private const int MaxTexts = 16_384;
 
     private readonly ProcessTable _procs;
     private readonly Dictionary<(int Pid, ulong StartNs), Facts> _facts = new();
@@ -134,7 +137,7 @@ public sealed class ProcessContexts
             return recent.Text;
         if (!_texts.TryGetValue(key, out ContextText? text))
         {
-            if (_texts.Count >= MaxCached)
+            if (_texts.Count >= MaxTexts)
                 _texts.Clear();
             text = Format(side, cookie, source, owner, Observe(owner));
             _texts[key] = text;
@@ -148,6 +151,8 @@ public sealed class ProcessContexts
         var key = new Key(side, OwnerSource.None, cookie, default);
         if (_texts.TryGetValue(key, out ContextText? text))
             return text;
+        if (_texts.Count >= MaxTexts)
+            _texts.Clear();
         text = Format(side, cookie, OwnerSource.None, default, null);
         _texts[key] = text;
         return text;

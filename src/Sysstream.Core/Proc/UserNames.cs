@@ -2,7 +2,8 @@ namespace Sysstream.Proc;
 
 /// <summary>
 /// uid/gid to names from /etc/passwd and /etc/group (no NSS: these tools run on servers where
-/// the local files are the source; unknown ids are shown as numbers). Re-read when the files change.
+/// the local files are the source; unknown ids are shown as numbers). Re-read when the files change,
+/// which is checked at most once a second: names are asked for per new connection or packet owner.
 /// </summary>
 public sealed class UserNames
 {
@@ -10,6 +11,9 @@ public sealed class UserNames
     private Dictionary<uint, string> _users = new();
     private Dictionary<uint, string> _groups = new();
     private DateTime _passwdStamp, _groupStamp;
+    private const long CheckEveryMs = 1000;
+    // Environment.TickCount64 of the last check; the first call always checks.
+    private long _passwdChecked = -CheckEveryMs, _groupChecked = -CheckEveryMs;
     private readonly object _lock = new();
 
     public UserNames(string root = "/")
@@ -22,7 +26,7 @@ public sealed class UserNames
     {
         lock (_lock)
         {
-            Refresh(_passwd, ref _passwdStamp, ref _users);
+            Refresh(_passwd, ref _passwdChecked, ref _passwdStamp, ref _users);
             return _users.TryGetValue(uid, out string? name) ? name : uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
     }
@@ -31,7 +35,7 @@ public sealed class UserNames
     {
         lock (_lock)
         {
-            Refresh(_group, ref _groupStamp, ref _groups);
+            Refresh(_group, ref _groupChecked, ref _groupStamp, ref _groups);
             return _groups.TryGetValue(gid, out string? name) ? name : gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
     }
@@ -51,8 +55,12 @@ public sealed class UserNames
         return map;
     }
 
-    private static void Refresh(string path, ref DateTime stamp, ref Dictionary<uint, string> map)
+    private static void Refresh(string path, ref long checkedMs, ref DateTime stamp, ref Dictionary<uint, string> map)
     {
+        long nowMs = Environment.TickCount64;
+        if (nowMs - checkedMs < CheckEveryMs)
+            return;
+        checkedMs = nowMs;
         try
         {
             DateTime now = File.GetLastWriteTimeUtc(path);
