@@ -54,6 +54,14 @@ int ss_probe_cgskb(struct __sk_buff *skb)
 	return 1;
 }
 
+/* Loaded only. map and serve attach this kind (sendmsg/recvmsg) to learn the peers of
+ * unconnected UDP sockets. 1 lets the call go on, address unchanged. */
+SEC("cgroup/sendmsg4")
+int ss_probe_sockaddr(struct bpf_sock_addr *ctx)
+{
+	return 1;
+}
+
 /* Loaded only: attaching would need an interface. 0 is TC_ACT_OK. */
 SEC("tc")
 int ss_probe_tc(struct __sk_buff *skb)

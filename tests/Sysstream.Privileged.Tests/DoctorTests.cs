@@ -42,6 +42,8 @@ public class DoctorTests
 
         Assert.Equal(HookStatus.Yes, Hook("cgroup_skb").Status);
         Assert.Equal("loads; attach not tried", Hook("cgroup_skb").Detail);
+        Assert.Equal(HookStatus.Yes, Hook("cgroup_sock_addr").Status);
+        Assert.Equal("loads; attach not tried", Hook("cgroup_sock_addr").Detail);
         Assert.Equal(HookStatus.Yes, Hook("tc").Status);
         Assert.Equal("loads; attach not tried", Hook("tc").Detail);
     }

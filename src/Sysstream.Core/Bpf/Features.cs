@@ -98,6 +98,7 @@ public static unsafe class Features
         new("kprobe", "kprobe", "ss_probe_kprobe", Attach: true),
         new("fentry", "fentry", "ss_probe_fentry", Attach: true),
         new("cgroup_skb", "cgroup_skb", "ss_probe_cgskb", Attach: false),
+        new("cgroup_sock_addr", "sock_addr", "ss_probe_sockaddr", Attach: false),
         new("tc", "tc", "ss_probe_tc", Attach: false),
     ];
 
@@ -106,7 +107,7 @@ public static unsafe class Features
     [
         ("tp_btf", "tp_btf"), ("raw_tracepoint", "raw tracepoint"), ("tracepoint", "tracepoint"),
         ("kprobe", "kprobe"), ("fentry", "fentry"), ("ringbuf", "ring buffer"),
-        ("cgroup_skb", "cgroup_skb"), ("tc", "tc"),
+        ("cgroup_skb", "cgroup_skb"), ("cgroup_sock_addr", "sock_addr"), ("tc", "tc"),
     ];
 
     public static FeatureReport Probe(FeatureProbeOptions options)

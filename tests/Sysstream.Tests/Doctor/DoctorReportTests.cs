@@ -32,6 +32,7 @@ public class DoctorReportTests
             new("fentry", "fentry", "fentry/__sys_connect", HookStatus.No, "load: EPERM (lockdown?)"),
             new("ringbuf", "ring buffer", "BPF_MAP_TYPE_RINGBUF", HookStatus.Yes, "supported"),
             new("cgroup_skb", "cgroup_skb", "cgroup_skb/egress", HookStatus.Yes, "loads; attach not tried"),
+            new("cgroup_sock_addr", "sock_addr", "cgroup/sendmsg4", HookStatus.Yes, "loads; attach not tried"),
             new("tc", "tc", "tc", HookStatus.Yes, "loads; attach not tried"),
         ],
         LibbpfVersion = "1.1",
