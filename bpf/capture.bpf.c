@@ -48,9 +48,6 @@ const enum ss_packet_flags *ss_unused_pflags __attribute__((unused));
 
 /* The device of a packet (for its network namespace); a kfunc every program type may call. */
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-/* Types a pointer the verifier knows nothing about, read-only (loads fault safely; 6.2+). */
-extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
-#define CAP_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
 
 /* Socket cookie -> its last user. LRU: sockets come and go without telling us. */
 struct {
@@ -198,37 +195,10 @@ static __always_inline bool ss_cap_is_inet(const struct sock *sk)
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* ss_socket_of_fd with direct loads: one helper call (the fd table slot) instead of nine. */
-static __always_inline struct socket *ss_cap_socket_of_fd(struct task_struct *task, long fd)
-{
-	struct files_struct *files;
-	struct fdtable *fdt;
-	struct file *f = NULL;
-	struct file **fds;
-
-	if (fd < 0)
-		return NULL;
-	files = task->files;
-	if (!files)
-		return NULL;
-	fdt = files->fdt;
-	if (!fdt || (unsigned long)fd >= fdt->max_fds)
-		return NULL;
-	fds = fdt->fd;
-	/* fd is bounded by max_fds above; a slot of the array is an untyped pointer to the verifier */
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return NULL;
-	f = CAP_CAST(f, struct file);
-	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return CAP_CAST(f->private_data, struct socket);
-}
-
 /* The IP socket behind descriptor fd of task (NULL: none, or not IP). */
 static __always_inline struct sock *ss_cap_inet_of_fd(struct task_struct *task, long fd)
 {
-	struct socket *sock = ss_cap_socket_of_fd(task, fd);
+	struct socket *sock = ss_socket_of_fd(task, fd);
 	struct sock *sk;
 
 	if (!sock)

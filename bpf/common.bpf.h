@@ -3,6 +3,11 @@
  * What every sysstream BPF object shares: the ring buffer and its loss accounting, the
  * process context of an event, and reading sockets, file descriptors and sockaddrs.
  * Each object that includes this gets its own copy of these maps.
+ *
+ * The readers are for BTF programs (tp_btf): kernel structures are read with direct loads, one
+ * load each where BPF_CORE_READ makes a helper call per field; pointers the verifier knows
+ * nothing about (fd table slots, private_data) or knows as another type are typed with
+ * SS_CAST (bpf_rdonly_cast, 6.2+: a no-op after verification, loads fault safely).
  */
 #ifndef SS_COMMON_BPF_H
 #define SS_COMMON_BPF_H
@@ -23,6 +28,9 @@
 #define S_IFSOCK 0140000
 #define PF_KTHREAD 0x00200000
 #define MAX_IOV 8   /* iovec entries summed for req_bytes; more sets SS_EF_TRUNCATED */
+
+extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
+#define SS_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
 
 /* Wake the reader once this many bytes are pending; set by user space before load. */
 const volatile __u64 ss_wakeup_bytes = 256 * 1024;
@@ -81,31 +89,32 @@ static __always_inline bool ss_is_recv(__u8 func)
 	       func == SS_FUNC_READ || func == SS_FUNC_READV;
 }
 
+/* The socket behind descriptor fd of task, or NULL (not a socket). One helper call: the fd table
+ * slot, an untyped pointer to the verifier. */
 static __always_inline struct socket *ss_socket_of_fd(struct task_struct *task, long fd)
 {
+	struct files_struct *files;
+	struct fdtable *fdt;
 	struct file *f = NULL;
 	struct file **fds;
-	struct fdtable *fdt;
-	unsigned int max;
-	umode_t mode;
 
 	if (fd < 0)
 		return NULL;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
+	files = task->files;
+	if (!files)
 		return NULL;
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max)
+	fdt = files->fdt;
+	if (!fdt || (unsigned long)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	/* fd is bounded by max_fds above; the array is read, not walked as BTF. */
+	fds = fdt->fd;
+	/* fd is bounded by max_fds above; a slot of the array is an untyped pointer to the verifier */
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	if (!f)
 		return NULL;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
+	f = SS_CAST(f, struct file);
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	return (struct socket *)BPF_CORE_READ(f, private_data);
+	return SS_CAST(f->private_data, struct socket);
 }
 
 static __always_inline void ss_v4_mapped(__u8 out[16], __u32 be_addr)
@@ -116,22 +125,25 @@ static __always_inline void ss_v4_mapped(__u8 out[16], __u32 be_addr)
 	__builtin_memcpy(&out[12], &be_addr, 4);
 }
 
-static __always_inline void ss_unix_path_of(struct sock *sk, char *out)
+static __always_inline void ss_unix_path_of(struct unix_sock *us, char *out)
 {
 	struct unix_address *ua;
-	int len;
+	__u32 len;
 
-	if (!sk)
+	if (!us)
 		return;
-	ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
+	ua = us->addr;
 	if (!ua)
 		return;
-	len = BPF_CORE_READ(ua, len) - 2; /* minus sun_family */
-	if (len <= 0)
+	len = ua->len;
+	if (len <= 2) /* sun_family only: unnamed */
 		return;
+	len -= 2;
 	if (len > SS_UNIX_PATH_LEN)
 		len = SS_UNIX_PATH_LEN;
-	bpf_probe_read_kernel(out, len & (SS_UNIX_PATH_LEN * 2 - 1), &ua->name[0].sun_path);
+	/* keep the clamped value in the register the verifier checks the size with */
+	barrier_var(len);
+	bpf_probe_read_kernel(out, len, &ua->name[0].sun_path);
 }
 
 /* Reads the socket's facts now: never from a map filled at socket(), so sockets
@@ -143,36 +155,36 @@ static __always_inline bool ss_read_sock(struct socket *sock, struct ss_sock *ou
 
 	if (!sock)
 		return false;
-	sk = BPF_CORE_READ(sock, sk);
+	sk = sock->sk;
 	if (!sk)
 		return false;
 	*flags |= SS_EF_SOCK;
-	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	out->type = BPF_CORE_READ(sk, sk_type);
-	out->protocol = BPF_CORE_READ(sk, sk_protocol);
-	out->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	out->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	out->family = sk->__sk_common.skc_family;
+	out->type = sk->sk_type;
+	out->protocol = sk->sk_protocol;
+	out->state = sk->__sk_common.skc_state;
+	out->cookie = sk->__sk_common.skc_cookie.counter;
 	if (out->family == AF_INET) {
-		ss_v4_mapped(out->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
-		ss_v4_mapped(out->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+		ss_v4_mapped(out->laddr, sk->__sk_common.skc_rcv_saddr);
+		ss_v4_mapped(out->raddr, sk->__sk_common.skc_daddr);
 	} else if (out->family == AF_INET6) {
-		/* &array: the read is sized by the destination, all 16 bytes */
-		BPF_CORE_READ_INTO(&out->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&out->raddr, sk, __sk_common.skc_v6_daddr);
+		__builtin_memcpy(out->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(out->raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	} else if (out->family == AF_UNIX) {
-		ss_unix_path_of(sk, paths->local);
-		ss_unix_path_of(BPF_CORE_READ((struct unix_sock *)sk, peer), paths->remote);
+		struct unix_sock *us = SS_CAST(sk, struct unix_sock);
+		ss_unix_path_of(us, paths->local);
+		ss_unix_path_of(SS_CAST(us->peer, struct unix_sock), paths->remote);
 		return true;
 	}
-	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	out->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	out->lport = sk->__sk_common.skc_num;
+	out->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (out->protocol == IPPROTO_TCP) {
-		struct tcp_sock *tp = (struct tcp_sock *)sk;
+		struct tcp_sock *tp = SS_CAST(sk, struct tcp_sock);
 		if (ss_is_send(func)) {
-			out->seq = BPF_CORE_READ(tp, write_seq);
+			out->seq = tp->write_seq;
 			*flags |= SS_EF_SEQ;
 		} else if (ss_is_recv(func)) {
-			out->seq = BPF_CORE_READ(tp, copied_seq);
+			out->seq = tp->copied_seq;
 			*flags |= SS_EF_SEQ;
 		}
 	}
@@ -240,53 +252,22 @@ static __always_inline __u64 ss_iov_sum(const struct iovec *iov, __u64 cnt, __u3
 	return sum;
 }
 
-/* Writes one record; batches wake-ups: the reader is woken only once enough bytes
- * are pending and otherwise drains the buffer on its own poll timer. Only the record that
- * crosses a multiple of ss_wakeup_bytes wakes it: a wake-up is a self-IPI (a VM exit on a
- * virtual machine), and while the reader catches up every later record would send another. */
-static __always_inline void ss_output(void *data, __u64 size, __u64 now, __u32 cpu)
-{
-	__u32 zero = 0;
-	struct ss_stats *st = bpf_map_lookup_elem(&ss_stats, &zero);
-	__u64 flags, avail;
-
-	if (!st)
-		return;
-	if (st->unreported) {
-		struct ss_lost_event lost = {
-			.type = SS_EVENT_LOST,
-			.cpu = cpu,
-			.ts_ns = now,
-			.count = st->unreported,
-		};
-		if (bpf_ringbuf_output(&ss_events, &lost, sizeof(lost), BPF_RB_NO_WAKEUP) == 0)
-			st->unreported = 0;
-	}
-	avail = bpf_ringbuf_query(&ss_events, BPF_RB_AVAIL_DATA);
-	flags = avail / ss_wakeup_bytes != (avail + size) / ss_wakeup_bytes ?
-			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&ss_events, data, size, flags) == 0) {
-		st->events++;
-	} else {
-		st->lost++;
-		st->unreported++;
-	}
-}
-
+/* The process context of an event. */
 static __always_inline void ss_fill_task(struct ss_syscall_event *e, struct task_struct *task,
 					 __u64 pid_tgid, __u64 uid_gid)
 {
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	struct task_struct *parent = task->real_parent;
 
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
 	e->uid = (__u32)uid_gid;
 	e->gid = uid_gid >> 32;
-	e->ppid = BPF_CORE_READ(parent, tgid);
-	BPF_CORE_READ_STR_INTO(&e->pcomm, parent, comm);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->ppid = parent->tgid;
+	/* both names are kept NUL-padded by the kernel (strscpy_pad) */
+	__builtin_memcpy(e->pcomm, parent->comm, SS_COMM_LEN);
+	__builtin_memcpy(e->comm, task->comm, SS_COMM_LEN);
 	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	e->netns = task->nsproxy->net_ns->ns.inum;
 }
 
 #endif /* SS_COMMON_BPF_H */

@@ -17,12 +17,8 @@
 #include "common.bpf.h"
 #include "filter.bpf.h"
 
-/* Types a pointer the verifier knows as another type (struct sock as struct tcp_sock), read-only.
- * Kernel structures are read with direct BTF loads in the tp_btf programs (one load each, where
+/* Kernel structures are read with direct BTF loads in the tp_btf programs (one load each, where
  * BPF_CORE_READ is a helper call each): the byte hooks run for every send and receive. */
-extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
-#define TOP_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
-
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define MSG_PEEK 2
@@ -167,7 +163,7 @@ static __always_inline __u64 top_inode_of(struct sock *sk)
  * are new. Compare-and-swap: two CPUs reading the same new total count it once. */
 static __always_inline __u32 top_sync_retrans(struct ss_top_conn *c, struct sock *sk)
 {
-	__u32 total = TOP_CAST(sk, struct tcp_sock)->total_retrans;
+	__u32 total = SS_CAST(sk, struct tcp_sock)->total_retrans;
 	__u32 old = c->retransmits;
 
 	if (total <= old)
@@ -347,7 +343,7 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		c->ino = top_inode_of(sk);
 	delta = 0;
 	if (c->sk.protocol == IPPROTO_TCP && family != AF_UNIX) {
-		c->srtt_us = TOP_CAST(sk, struct tcp_sock)->srtt_us >> 3;
+		c->srtt_us = SS_CAST(sk, struct tcp_sock)->srtt_us >> 3;
 		delta = top_sync_retrans(c, sk);
 	}
 	/* unconnected UDP (state 7): its peers vary per datagram; a connected one has its peer in

@@ -16,9 +16,6 @@
 #include "common.bpf.h"
 #include "filter.bpf.h"
 
-/* Types a pointer the verifier knows nothing about, read-only (loads fault safely). */
-extern void *bpf_rdonly_cast(const void *obj__ign, __u32 btf_id__k) __ksym;
-#define TR_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -114,120 +111,11 @@ static __always_inline void tr_count_lost(void)
 	}
 }
 
-/* ss_socket_of_fd with direct loads: one helper call (the fd table slot) instead of nine. */
-static __always_inline struct socket *tr_socket_of_fd(struct task_struct *task, long fd)
-{
-	struct files_struct *files;
-	struct fdtable *fdt;
-	struct file *f = NULL;
-	struct file **fds;
-
-	if (fd < 0)
-		return NULL;
-	files = task->files;
-	if (!files)
-		return NULL;
-	fdt = files->fdt;
-	if (!fdt || (unsigned long)fd >= fdt->max_fds)
-		return NULL;
-	fds = fdt->fd;
-	/* fd is bounded by max_fds above; a slot of the array is an untyped pointer to the verifier */
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return NULL;
-	f = TR_CAST(f, struct file);
-	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return TR_CAST(f->private_data, struct socket);
-}
-
-static __always_inline void tr_unix_path_of(struct unix_sock *us, char *out)
-{
-	struct unix_address *ua;
-	__u32 len;
-
-	if (!us)
-		return;
-	ua = us->addr;
-	if (!ua)
-		return;
-	len = ua->len;
-	if (len <= 2) /* sun_family only: unnamed */
-		return;
-	len -= 2;
-	if (len > SS_UNIX_PATH_LEN)
-		len = SS_UNIX_PATH_LEN;
-	/* keep the clamped value in the register the verifier checks the size with */
-	barrier_var(len);
-	bpf_probe_read_kernel(out, len, &ua->name[0].sun_path);
-}
-
-/* ss_read_sock with direct loads (same facts, same flags). */
-static __always_inline bool tr_read_sock(struct socket *sock, struct ss_sock *out,
-					 struct ss_unix_paths *paths, __u32 *flags, __u8 func)
-{
-	struct sock *sk;
-
-	if (!sock)
-		return false;
-	sk = sock->sk;
-	if (!sk)
-		return false;
-	*flags |= SS_EF_SOCK;
-	out->family = sk->__sk_common.skc_family;
-	out->type = sk->sk_type;
-	out->protocol = sk->sk_protocol;
-	out->state = sk->__sk_common.skc_state;
-	out->cookie = sk->__sk_common.skc_cookie.counter;
-	if (out->family == AF_INET) {
-		ss_v4_mapped(out->laddr, sk->__sk_common.skc_rcv_saddr);
-		ss_v4_mapped(out->raddr, sk->__sk_common.skc_daddr);
-	} else if (out->family == AF_INET6) {
-		__builtin_memcpy(out->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(out->raddr, &sk->__sk_common.skc_v6_daddr, 16);
-	} else if (out->family == AF_UNIX) {
-		struct unix_sock *us = TR_CAST(sk, struct unix_sock);
-		tr_unix_path_of(us, paths->local);
-		tr_unix_path_of(TR_CAST(us->peer, struct unix_sock), paths->remote);
-		return true;
-	}
-	out->lport = sk->__sk_common.skc_num;
-	out->rport = bpf_ntohs(sk->__sk_common.skc_dport);
-	if (out->protocol == IPPROTO_TCP) {
-		struct tcp_sock *tp = TR_CAST(sk, struct tcp_sock);
-		if (ss_is_send(func)) {
-			out->seq = tp->write_seq;
-			*flags |= SS_EF_SEQ;
-		} else if (ss_is_recv(func)) {
-			out->seq = tp->copied_seq;
-			*flags |= SS_EF_SEQ;
-		}
-	}
-	return false;
-}
-
-/* ss_fill_task with direct loads. */
-static __always_inline void tr_fill_task(struct ss_syscall_event *e, struct task_struct *task,
-					 __u64 pid_tgid, __u64 uid_gid)
-{
-	struct task_struct *parent = task->real_parent;
-
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->uid = (__u32)uid_gid;
-	e->gid = uid_gid >> 32;
-	e->ppid = parent->tgid;
-	/* both names are kept NUL-padded by the kernel (strscpy_pad) */
-	__builtin_memcpy(e->pcomm, parent->comm, SS_COMM_LEN);
-	__builtin_memcpy(e->comm, task->comm, SS_COMM_LEN);
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->netns = task->nsproxy->net_ns->ns.inum;
-}
-
-/* ss_output without a ring-buffer query per record: the producer and consumer positions
- * are cache lines every CPU and the reader write, and reading them on every record costs.
- * Each CPU counts what it wrote instead and wakes the reader once per ss_wakeup_bytes of
- * its own; the reader drains on its timer as well. Loss accounting as ss_output's. */
+/* Writes one record; batches wake-ups without a ring-buffer query per record (the producer
+ * and consumer positions are cache lines every CPU and the reader write): each CPU counts what
+ * it wrote and wakes the reader once per ss_wakeup_bytes of its own; the reader drains on its
+ * timer as well. A loss is counted per CPU and announced by a lost record before the next
+ * record that fits. */
 static __always_inline void tr_output(void *data, __u64 size, __u64 now, __u32 cpu, __u32 events)
 {
 	__u32 zero = 0;
@@ -288,7 +176,7 @@ static __always_inline void tr_emit_entry(struct trace_inflight *in, struct task
 	rec->ev.sk = in->sk;
 	if (is_unix)
 		rec->paths = in->paths;
-	tr_fill_task(&rec->ev, task, pid_tgid, uid_gid);
+	ss_fill_task(&rec->ev, task, pid_tgid, uid_gid);
 	ss_emit(rec, is_unix, now, 1);
 }
 
@@ -405,14 +293,14 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 
 	if (func != SS_FUNC_SOCKET && func != SS_FUNC_SOCKETPAIR) {
 		fd = (int)a[0];
-		sock = tr_socket_of_fd(task, fd);
+		sock = ss_socket_of_fd(task, fd);
 		/* sendfile(out, in) and splice(in, .., out): either end may be the socket */
 		if (!sock && func == SS_FUNC_SENDFILE) {
 			fd = (int)a[1];
-			sock = tr_socket_of_fd(task, fd);
+			sock = ss_socket_of_fd(task, fd);
 		} else if (!sock && func == SS_FUNC_SPLICE) {
 			fd = (int)a[2];
-			sock = tr_socket_of_fd(task, fd);
+			sock = ss_socket_of_fd(task, fd);
 		}
 		if (!sock && ss_needs_socket_fd(func))
 			return 0;
@@ -440,7 +328,7 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 	in->fd = fd;
 	in->sock = (__u64)sock;
 	__builtin_memcpy(in->args, a, sizeof(a));
-	is_unix = tr_read_sock(sock, &in->sk, &in->paths, &in->flags, func);
+	is_unix = ss_read_sock(sock, &in->sk, &in->paths, &in->flags, func);
 
 	switch (func) {
 	case SS_FUNC_SOCKET:
@@ -613,7 +501,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	case SS_FUNC_SOCKET:
 		if (ret >= 0) {
 			fd = ret;
-			sock = tr_socket_of_fd(task, fd);
+			sock = ss_socket_of_fd(task, fd);
 		} else {
 			fd = -1;
 		}
@@ -624,7 +512,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 		if (ret == 0 && !bpf_probe_read_user(sv, sizeof(sv), (void *)in->args[3])) {
 			fd = sv[0];
 			rec->ev.arg = sv[1];
-			sock = tr_socket_of_fd(task, fd);
+			sock = ss_socket_of_fd(task, fd);
 		}
 		break;
 	}
@@ -632,7 +520,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	case SS_FUNC_ACCEPT4:
 		/* fd stays the listener; the new connection's facts come from the returned fd */
 		if (ret >= 0)
-			sock = tr_socket_of_fd(task, ret);
+			sock = ss_socket_of_fd(task, ret);
 		break;
 	case SS_FUNC_CLOSE:
 		/* the descriptor is gone: keep what entry saw */
@@ -641,7 +529,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 		/* The call held its file for its whole duration: the socket found at entry is the
 		 * one it used (sendfile/splice: whichever end was the socket). */
 		fd = in->fd;
-		sock = TR_CAST(in->sock, struct socket);
+		sock = SS_CAST(in->sock, struct socket);
 		break;
 	}
 	rec->ev.fd = fd;
@@ -652,7 +540,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	} else {
 		struct ss_sock live = {};
 		__u32 lflags = 0;
-		if (tr_read_sock(sock, &live, &rec->paths, &lflags, func))
+		if (ss_read_sock(sock, &live, &rec->paths, &lflags, func))
 			is_unix = true;
 		if (lflags & SS_EF_SOCK) {
 			/* An unconnected or failed socket has no peer in struct sock: keep the
@@ -733,7 +621,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	uid_gid = bpf_get_current_uid_gid();
 	cpu = bpf_get_smp_processor_id();
 	rec->ev.cpu = cpu;
-	tr_fill_task(&rec->ev, task, pid_tgid, uid_gid);
+	ss_fill_task(&rec->ev, task, pid_tgid, uid_gid);
 	if (in->deferred) {
 		/* One record for both when the entry, rebuilt from the exit, is what sys_enter saw. */
 		if (!is_unix && cpu == in->cpu && eflags == in->flags && tr_same_sock(&rec->ev.sk, &in->sk)) {
