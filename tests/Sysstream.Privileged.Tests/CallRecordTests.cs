@@ -87,8 +87,11 @@ public sealed class CallRecordTests(ITestOutputHelper log)
         Pair("recvfrom", facts.Int("cli_fd"), 700, client, server);     // non-blocking socket
         Pair("sendto", facts.Int("cli_fd"), 300, client, server);       // non-blocking, other thread
         Pair("recvfrom", facts.Int("con_fd"), 300, server, client);     // blocked until the send
+        // It waited for the send: it began before the send began and returned after the send did.
         TraceEvent blocked = mine.Single(e => e.Is("recvfrom", "exit") && e.Fd == facts.Int("con_fd") && e.Bytes == 300);
-        Expect.True(blocked.DurationNs > 10_000_000, "the blocked recvfrom waited", [blocked]);
+        TraceEvent sent = mine.Single(e => e.Is("sendto", "exit") && e.Fd == facts.Int("cli_fd") && e.Bytes == 300);
+        long blockedEntry = blocked.TsNs - blocked.DurationNs!.Value, sentEntry = sent.TsNs - sent.DurationNs!.Value;
+        Expect.True(blockedEntry < sentEntry && sent.TsNs < blocked.TsNs, "the blocked recvfrom began before the send and returned after it", [blocked, sent]);
 
         // No event twice, none missing: every exit has exactly one entry.
         foreach (TraceEvent exit in mine.Where(e => e.IsExit))
