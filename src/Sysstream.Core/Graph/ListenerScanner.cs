@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Net;
+using Sysstream.Sockets;
 
 namespace Sysstream.Graph;
 
@@ -40,93 +40,41 @@ public sealed class ListenerScanner
 
     private void Parse(string proto, string file, int listenState, List<(ListenerInfo, ulong)> into)
     {
-        string[] lines;
-        try
-        {
-            lines = File.ReadAllLines(Path.Combine(_proc, file));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
+        string? text = Read(file);
+        if (text is null)
             return;
-        }
-        foreach (string line in lines.Skip(1))
+        foreach (NetSocket s in ProcNet.ParseInet(text, proto))
         {
-            if (TryParseInetLine(line, out IPAddress? local, out ushort port, out IPAddress? remote, out ushort rport, out int state, out ulong inode)
-                && state == listenState && inode != 0 && rport == 0 && port != 0)
-            {
-                // UDP: only unconnected sockets bound to a port count as servers.
-                if (proto == "udp" && remote is not null && !Aggregation.Endpoints.IsUnspecified(remote))
-                    continue;
-                into.Add((new ListenerInfo { Proto = proto, Address = local, Port = port, Inode = inode }, inode));
-            }
+            if (s.State != listenState || s.Inode == 0 || s.RemotePort != 0 || s.LocalPort == 0)
+                continue;
+            // UDP: only unconnected sockets bound to a port count as servers.
+            if (proto == "udp" && s.RemoteAddress is not null && !Aggregation.Endpoints.IsUnspecified(s.RemoteAddress))
+                continue;
+            into.Add((new ListenerInfo { Proto = proto, Address = s.LocalAddress, Port = s.LocalPort, Inode = s.Inode }, s.Inode));
         }
-    }
-
-    /// <summary>
-    /// One line of /proc/net/tcp|udp[6]: "sl local_address rem_address st ... inode": addresses are
-    /// hex in the kernel's byte order (32-bit words in host order), ports hex.
-    /// </summary>
-    public static bool TryParseInetLine(string line, out IPAddress? local, out ushort lport, out IPAddress? remote, out ushort rport,
-        out int state, out ulong inode)
-    {
-        local = remote = null;
-        lport = rport = 0;
-        state = 0;
-        inode = 0;
-        string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (f.Length < 10)
-            return false;
-        if (!TryParseEndpoint(f[1], out local, out lport) || !TryParseEndpoint(f[2], out remote, out rport))
-            return false;
-        return int.TryParse(f[3], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out state)
-            && ulong.TryParse(f[9], NumberStyles.None, CultureInfo.InvariantCulture, out inode);
-    }
-
-    private static bool TryParseEndpoint(string text, out IPAddress? address, out ushort port)
-    {
-        address = null;
-        port = 0;
-        int colon = text.IndexOf(':');
-        if (colon < 0 || !ushort.TryParse(text.AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out port))
-            return false;
-        ReadOnlySpan<char> hex = text.AsSpan(0, colon);
-        if (hex.Length != 8 && hex.Length != 32)
-            return false;
-        byte[] bytes = new byte[hex.Length / 2];
-        for (int word = 0; word < hex.Length / 8; word++)
-        {
-            if (!uint.TryParse(hex.Slice(word * 8, 8), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint w))
-                return false;
-            // each 32-bit word is printed as a host-order (little-endian here) integer
-            BitConverter.TryWriteBytes(bytes.AsSpan(word * 4, 4), w);
-        }
-        address = Aggregation.Endpoints.Normalize(new IPAddress(bytes));
-        return true;
     }
 
     private void ParseUnix(List<(ListenerInfo, ulong)> into)
     {
-        string[] lines;
+        string? text = Read("net/unix");
+        if (text is null)
+            return;
+        foreach (NetSocket s in ProcNet.ParseUnix(text))
+        {
+            if (s.UnixListening && s.Path.Length > 0)
+                into.Add((new ListenerInfo { Proto = "unix", Path = s.Path, Inode = s.Inode }, s.Inode));
+        }
+    }
+
+    private string? Read(string file)
+    {
         try
         {
-            lines = File.ReadAllLines(Path.Combine(_proc, "net/unix"));
+            return File.ReadAllText(Path.Combine(_proc, file));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return;
-        }
-        // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = __SO_ACCEPTCON (listening)
-        foreach (string line in lines.Skip(1))
-        {
-            string[] f = line.Split(' ', 8, StringSplitOptions.RemoveEmptyEntries);
-            if (f.Length < 8 || f[3] != "00010000")
-                continue;
-            if (!ulong.TryParse(f[6], NumberStyles.None, CultureInfo.InvariantCulture, out ulong inode))
-                continue;
-            string path = f[7].Trim();
-            if (path.Length == 0)
-                continue;
-            into.Add((new ListenerInfo { Proto = "unix", Path = path, Inode = inode }, inode));
+            return null;
         }
     }
 

@@ -135,23 +135,41 @@ public sealed class GraphOutputTests
     public void Bad_listen_addresses_are_refused(string text) => Assert.False(ServeCommand.TryParseListen(text, out _));
 
     [Fact]
-    public void Proc_net_lines_parse_to_addresses_and_ports()
+    public void Listeners_come_from_proc_net_with_the_pids_holding_them()
     {
-        Assert.True(ListenerScanner.TryParseInetLine(
-            "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0",
-            out IPAddress? local, out ushort lport, out IPAddress? remote, out ushort rport, out int state, out ulong inode));
-        Assert.Equal(IPAddress.Loopback, local);
-        Assert.Equal(8080, lport);
-        Assert.Equal(IPAddress.Any, remote);
-        Assert.Equal(0, rport);
-        Assert.Equal(0x0A, state);
-        Assert.Equal(12345UL, inode);
-        Assert.True(ListenerScanner.TryParseInetLine(
-            "   0: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000   0 0 777 2 0",
-            out local, out lport, out _, out _, out state, out _));
-        Assert.Equal(IPAddress.IPv6Loopback, local);
-        Assert.Equal(53, lport);
-        Assert.Equal(7, state);
+        string root = Path.Combine(Path.GetTempPath(), "ss-listeners-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string net = Path.Combine(root, "proc", "net");
+            Directory.CreateDirectory(net);
+            const string header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+            File.WriteAllText(Path.Combine(net, "tcp"), header
+                + "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n"
+                // an established connection: not a listener
+                + "   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 12346 1 0000000000000000 20 4 30 10 -1\n");
+            File.WriteAllText(Path.Combine(net, "udp6"), header
+                + "   0: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000   0 0 777 2 0\n");
+            File.WriteAllText(Path.Combine(net, "unix"), "Num       RefCount Protocol Flags    Type St Inode Path\n"
+                + "0000000000000000: 00000002 00000000 00010000 0001 01 888 /run/test.sock\n");
+            string fd = Path.Combine(root, "proc", "4242", "fd");
+            Directory.CreateDirectory(fd);
+            File.CreateSymbolicLink(Path.Combine(fd, "3"), "socket:[12345]");
+            File.CreateSymbolicLink(Path.Combine(fd, "4"), "socket:[777]");
+            File.CreateSymbolicLink(Path.Combine(fd, "5"), "socket:[12346]");
+            File.CreateSymbolicLink(Path.Combine(fd, "6"), "socket:[888]");
+
+            var found = new ListenerScanner(root).Scan().OrderBy(l => l.Inode).ToList();
+
+            Assert.Equal([777UL, 888UL, 12345UL], found.Select(l => l.Inode));
+            Assert.Equal(("udp", IPAddress.IPv6Loopback, (ushort)53), (found[0].Proto, found[0].Address, found[0].Port));
+            Assert.Equal(("unix", "/run/test.sock"), (found[1].Proto, found[1].Path));
+            Assert.Equal(("tcp", IPAddress.Loopback, (ushort)8080), (found[2].Proto, found[2].Address, found[2].Port));
+            Assert.All(found, l => Assert.Equal([4242], l.Pids));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 
     [Fact]
