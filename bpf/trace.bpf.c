@@ -25,6 +25,9 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile bool ss_no_enter = false;
 /* Bit (1 << ss_func) set: trace that call. 0: trace every call (`trace --syscall`, `map`). */
 const volatile __u32 ss_func_mask = 0;
+/* Do the packet capture's owner bookkeeping here too (owners.bpf.h): set when `capture` records
+ * system calls, with the owner maps, ring and counters handed over from the capture object. */
+const volatile bool ss_track_owners = false;
 
 /* Keep the record types in BTF so user space can generate its structs from them. */
 const struct ss_syscall_event_unix *ss_unused_event __attribute__((unused));
@@ -87,6 +90,24 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } ss_tr_pending SEC(".maps");
+
+/* Where the owner bookkeeping writes its process descriptions: the capture object's ring and
+ * counters, handed over by user space with the maps of owners.bpf.h. Left small otherwise. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} ss_own_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ss_stats);
+} ss_own_stats SEC(".maps");
+
+#define SS_OWN_RING ss_own_events
+#define SS_OWN_STATS ss_own_stats
+#include "owners.bpf.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -267,6 +288,8 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 
 	if (func == SS_FUNC_NONE)
 		return 0;
+	if (ss_track_owners)
+		ss_own_enter(regs, func);
 	if (ss_func_mask && !(ss_func_mask & (1u << func)))
 		return 0;
 	task = bpf_get_current_task_btf();
@@ -467,6 +490,8 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 
 	if (func == SS_FUNC_NONE)
 		return 0;
+	if (ss_track_owners)
+		ss_own_exit(regs, ret, func);
 	task = bpf_get_current_task_btf();
 	in = bpf_task_storage_get(&ss_inflight, task, 0, 0);
 	/* Only threads that entered a traced call have an active entry, and the exit must be

@@ -87,6 +87,8 @@ public sealed class CapturePipeline : IDisposable
                 SnapLength = o.SnapLength,
                 RingBufferBytes = o.RingBufferBytes,
                 Verbose = o.Verbose,
+                // with system calls, the tracer's hooks do the owner bookkeeping
+                OwnerHooks = !o.Syscalls,
             });
             trace = o.Syscalls ? TraceSession.Start(new TraceOptions
             {
@@ -94,6 +96,7 @@ public sealed class CapturePipeline : IDisposable
                 FollowChildren = o.FollowChildren,
                 RingBufferBytes = o.RingBufferBytes,
                 Verbose = o.Verbose,
+                OwnersFor = capture,
             }) : null;
 
             output = openOutput();

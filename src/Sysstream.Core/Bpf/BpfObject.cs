@@ -107,6 +107,15 @@ internal sealed unsafe class BpfObject : IDisposable
             throw SysstreamException.FromErrno($"sizing BPF map {mapName} to {entries}", err);
     }
 
+    /// <summary>Before load: makes the map this object's name for an existing map (another
+    /// object's, given by its fd), so both objects' programs share it.</summary>
+    public void ReuseMap(string mapName, int fd)
+    {
+        int err = Libbpf.bpf_map__reuse_fd(FindMap(mapName), fd);
+        if (err != 0)
+            throw SysstreamException.FromErrno($"sharing BPF map {mapName}", err);
+    }
+
     public void SetAutoload(string progName, bool autoload)
     {
         nint prog = Libbpf.bpf_object__find_program_by_name(Raw, progName);

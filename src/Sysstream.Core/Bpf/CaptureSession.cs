@@ -18,6 +18,9 @@ public sealed record CaptureOptions
     /// <summary>Wake the reader once this many bytes are pending (else it polls on its timer).</summary>
     public ulong WakeupBytes { get; init; } = 256 * 1024;
     public bool Verbose { get; init; }
+    /// <summary>Load this object's own system-call hooks for the owner bookkeeping. Off when a
+    /// tracer started with <see cref="TraceOptions.OwnersFor"/> does it instead.</summary>
+    public bool OwnerHooks { get; init; } = true;
 }
 
 /// <summary>
@@ -49,6 +52,11 @@ public sealed class CaptureSession : IDisposable
     public uint SnapLength { get; private set; }
 
     public int RingBufferFd => _obj.MapFd("ss_events");
+
+    /// <summary>The maps of the owner bookkeeping (bpf/owners.bpf.h) that a tracer doing it shares.</summary>
+    internal static readonly string[] OwnerMaps = ["ss_owners", "ss_cap_procs", "ss_cap_tasks"];
+
+    internal int MapFd(string mapName) => _obj.MapFd(mapName);
 
     private CaptureSession(BpfObject obj) => _obj = obj;
 
@@ -97,6 +105,11 @@ public sealed class CaptureSession : IDisposable
         _obj.SetMaxEntries("ss_events", rb);
         FilterSetup.Configure(_obj, o.Filter, o.FollowChildren, Math.Min(o.WakeupBytes, rb / 2));
         _obj.SetKnob("ss_snaplen", SnapLength);
+        if (!o.OwnerHooks)
+        {
+            _obj.SetAutoload("ss_cap_enter", false);
+            _obj.SetAutoload("ss_cap_exit", false);
+        }
     }
 
     /// <summary>

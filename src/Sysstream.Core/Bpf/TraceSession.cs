@@ -21,6 +21,13 @@ public sealed record TraceOptions
     public bool Verbose { get; init; }
     /// <summary>Only these system calls (empty: all), decided in the kernel at entry.</summary>
     public IReadOnlyList<Func> Syscalls { get; init; } = [];
+    /// <summary>
+    /// The packet capture whose owner bookkeeping the tracer's system-call hooks do as well
+    /// (bpf/owners.bpf.h), so that the capture loads no system-call hooks of its own: one pair
+    /// of hooks on every system call of the host instead of two. The capture must have been
+    /// started without them (<see cref="CaptureOptions.OwnerHooks"/> false).
+    /// </summary>
+    public CaptureSession? OwnersFor { get; init; }
 
     public const uint DefaultRingBufferBytes = 16 * 1024 * 1024;
 }
@@ -79,6 +86,21 @@ public sealed class TraceSession : IDisposable
         foreach (Func f in o.Syscalls)
             mask |= 1u << (int)f;
         _obj.SetKnob("ss_func_mask", mask);
+        if (o.OwnersFor is { } capture)
+        {
+            _obj.SetKnob("ss_track_owners", (byte)1);
+            foreach (string map in CaptureSession.OwnerMaps)
+                _obj.ReuseMap(map, capture.MapFd(map));
+            _obj.ReuseMap("ss_own_events", capture.RingBufferFd);
+            _obj.ReuseMap("ss_own_stats", capture.MapFd("ss_stats"));
+        }
+        else
+        {
+            // unused without a capture: no need for their full size in kernel memory
+            foreach (string map in CaptureSession.OwnerMaps)
+                if (map != "ss_cap_tasks")
+                    _obj.SetMaxEntries(map, 64);
+        }
     }
 
     /// <summary>Adds a process (and, with FollowChildren, its future descendants) to the traced set.</summary>

@@ -116,6 +116,9 @@ internal static unsafe partial class Libbpf
     public static partial int bpf_map__set_max_entries(nint map, uint max_entries);
 
     [LibraryImport(Lib)]
+    public static partial int bpf_map__reuse_fd(nint map, int fd);
+
+    [LibraryImport(Lib)]
     public static partial uint bpf_map__value_size(nint map);
 
     [LibraryImport(Lib)]

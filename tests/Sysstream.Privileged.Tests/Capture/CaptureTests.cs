@@ -16,8 +16,11 @@ public sealed class CaptureTests(ITestOutputHelper log)
 {
     private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-    [PrivilegedFact]
-    public async Task Every_packet_of_a_curl_fetch_from_nginx_carries_its_processes()
+    // With system calls the tracer's hooks do the owner bookkeeping; packets only, the capture's own.
+    [PrivilegedTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Every_packet_of_a_curl_fetch_from_nginx_carries_its_processes(bool syscalls)
     {
         string curl = Tools.Curl;
         _ = Tshark.Path;
@@ -27,7 +30,8 @@ public sealed class CaptureTests(ITestOutputHelper log)
 
         TraceResult r;
         ProcessOutcome fetch;
-        await using (TraceRun run = await CaptureRun.StartAsync(log, file, ["--port", I(nginx.Port)]))
+        string[] args = syscalls ? ["--port", I(nginx.Port)] : ["--port", I(nginx.Port), "--no-syscalls"];
+        await using (TraceRun run = await CaptureRun.StartAsync(log, file, args))
         {
             fetch = await Workload.RunOkAsync(curl, ["-s", "-o", "/dev/null", nginx.Url]);
             await Task.Delay(300); // the connection's last packets
@@ -38,7 +42,7 @@ public sealed class CaptureTests(ITestOutputHelper log)
         await Tshark.ReadCleanlyAsync(file);
 
         List<Frame> packets = await Tshark.FramesAsync(file, $"tcp.port == {nginx.Port}",
-            ["tcp.srcport", "tcp.dstport", "tcp.flags.str", "frame.comment"]);
+            ["tcp.srcport", "tcp.dstport", "tcp.flags.str", "tcp.len", "frame.comment"]);
         Assert.True(packets.Count >= 8, $"only {packets.Count} packets on port {nginx.Port}");
         int curlPort = packets.Select(f => f.IntField("tcp.srcport") == nginx.Port ? f.IntField("tcp.dstport") : f.IntField("tcp.srcport")).Distinct().Single()!.Value;
         log.WriteLine($"curl pid {fetch.Pid} port {curlPort}; nginx worker {nginx.WorkerPid} port {nginx.Port}; {packets.Count} packets");
@@ -59,6 +63,15 @@ public sealed class CaptureTests(ITestOutputHelper log)
             PacketEnd? sender = f.Ends.FirstOrDefault(e => e.Dir == "out");
             Assert.True(sender is not null && sender.Pid == nginx.WorkerPid && sender.Comm == "nginx",
                 $"a packet nginx sent is not the worker's (pid {nginx.WorkerPid}): {f}");
+        }
+        // A packet with data leaves inside the call that sent it, which it carries (the call in
+        // progress on that socket, not the socket's previous use).
+        string[] sends = ["write", "writev", "sendfile", "sendto", "sendmsg", "sendmmsg", "splice"];
+        foreach (Frame f in packets.Where(f => f.IntField("tcp.len") > 0))
+        {
+            PacketEnd? sender = f.Ends.FirstOrDefault(e => e.Dir == "out");
+            Assert.True(sender is not null && sends.Contains(sender.Fields.GetValueOrDefault("syscall")),
+                $"a data packet does not carry the call that sent it: {f}");
         }
         // ... and every packet curl sent, curl as its sender, with its command line.
         foreach (Frame f in packets.Where(f => f.IntField("tcp.srcport") == curlPort))
