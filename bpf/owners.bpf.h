@@ -169,13 +169,13 @@ static __always_inline struct sock *ss_cap_inet_of_fd(struct task_struct *task, 
  * Process context only: every fact comes from `current`. */
 static __always_inline void ss_cap_owner_now(struct ss_sock_owner *o, struct task_struct *task, long fd, __u8 func)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct task_struct *parent = task->real_parent;
+	__u64 pid_tgid, uid_gid;
 
+	ss_task_ids(task, &pid_tgid, &uid_gid);
 	o->ts_ns = bpf_ktime_get_ns();
 	o->start_ns = task->group_leader->start_boottime;
-	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->cgroup_id = ss_task_cgroup_id(task);
 	o->pid = pid_tgid >> 32;
 	o->tid = (__u32)pid_tgid;
 	o->ppid = parent->tgid;
@@ -222,7 +222,7 @@ static __always_inline void ss_cap_set_owner(__u64 cookie, const struct ss_sock_
 static __always_inline void ss_cap_own(__u64 cookie, struct task_struct *task, long fd, __u8 func)
 {
 	struct ss_sock_owner *old, o;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 pid_tgid = (__u64)(__u32)task->tgid << 32 | (__u32)task->pid;
 	struct cap_task *c;
 
 	if (!cookie)

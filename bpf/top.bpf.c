@@ -307,8 +307,7 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 	task = bpf_get_current_task_btf();
 	if (task->flags & PF_KTHREAD)
 		return 0; /* in-kernel users (NFS, iSCSI ...) are no process */
-	pid_tgid = bpf_get_current_pid_tgid();
-	uid_gid = bpf_get_current_uid_gid();
+	ss_task_ids(task, &pid_tgid, &uid_gid);
 	if (!ss_proc_match(pid_tgid >> 32, (__u32)uid_gid))
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -470,8 +469,7 @@ int BPF_PROG(ss_top_state, struct sock *sk, const int oldstate, const int newsta
 
 		if (task->flags & PF_KTHREAD)
 			return 0;
-		pid_tgid = bpf_get_current_pid_tgid();
-		uid_gid = bpf_get_current_uid_gid();
+		ss_task_ids(task, &pid_tgid, &uid_gid);
 		if (!ss_proc_match(pid_tgid >> 32, (__u32)uid_gid))
 			return 0;
 		top_pkey_of(task, &key);

@@ -301,8 +301,7 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 		if (in && tr_comm_rejected(task, in))
 			return 0;
 	}
-	pid_tgid = bpf_get_current_pid_tgid();
-	uid_gid = bpf_get_current_uid_gid();
+	ss_task_ids(task, &pid_tgid, &uid_gid);
 	if (!ss_proc_match(pid_tgid >> 32, (__u32)uid_gid))
 		return 0;
 
@@ -504,7 +503,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	rec = bpf_map_lookup_elem(&ss_scratch, &zero);
 	if (!rec)
 		return 0;
-	pid_tgid = bpf_get_current_pid_tgid();
+	ss_task_ids(task, &pid_tgid, &uid_gid);
 	now = bpf_ktime_get_ns();
 	__builtin_memset(&rec->ev, 0, sizeof(rec->ev));
 	rec->ev.phase = SS_PHASE_EXIT;
@@ -643,7 +642,6 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	if (!in->matched && !ss_sock_match(&rec->ev.sk))
 		return 0;
 
-	uid_gid = bpf_get_current_uid_gid();
 	cpu = bpf_get_smp_processor_id();
 	rec->ev.cpu = cpu;
 	ss_fill_task(&rec->ev, task, pid_tgid, uid_gid);
