@@ -37,6 +37,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Bytes of each packet kept; set by user space before load (at most SS_CAP_MAX). */
 const volatile __u32 ss_snaplen = SS_CAP_MAX;
 
+/* A tracer runs beside (trace.bpf.c with ss_track_owners): this object's socket hooks also give
+ * every socket its cookie, the job of the tracer's own cookie hooks, which are then not loaded
+ * (one program per send and receive instead of two). */
+const volatile bool ss_cap_cookies = false;
+
 /* Keep the record types in BTF so user space can generate its structs from them. */
 const struct ss_packet_event *ss_unused_packet __attribute__((unused));
 const struct ss_sock_owner *ss_unused_owner __attribute__((unused));
@@ -112,9 +117,17 @@ static __always_inline void ss_cap_used(struct sock *sk)
 	ss_cap_own(bpf_get_socket_cookie(sk), task, fd, func);
 }
 
+/* For the tracer beside: assigned once per socket; after that a load. */
+static __always_inline void ss_cap_cookie(struct sock *sk)
+{
+	if (ss_cap_cookies && !sk->__sk_common.skc_cookie.counter)
+		bpf_get_socket_cookie(sk);
+}
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(ss_cap_send, struct sock *sk, int ret, int flags)
 {
+	ss_cap_cookie(sk);
 	ss_cap_used(sk);
 	return 0;
 }
@@ -122,6 +135,7 @@ int BPF_PROG(ss_cap_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ss_cap_recv, struct sock *sk, int ret, int flags)
 {
+	ss_cap_cookie(sk);
 	ss_cap_used(sk);
 	return 0;
 }
@@ -131,6 +145,7 @@ int BPF_PROG(ss_cap_recv, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(ss_cap_state, const struct sock *sk, const int oldstate, const int newstate)
 {
+	ss_cap_cookie((struct sock *)sk);
 	if (newstate != TCP_SYN_SENT && newstate != TCP_LISTEN)
 		return 0;
 	ss_cap_used((struct sock *)sk);

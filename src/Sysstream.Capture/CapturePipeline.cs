@@ -88,7 +88,7 @@ public sealed class CapturePipeline : IDisposable
                 RingBufferBytes = o.RingBufferBytes,
                 Verbose = o.Verbose,
                 // with system calls, the tracer's hooks do the owner bookkeeping
-                OwnerHooks = !o.Syscalls,
+                WithTracer = o.Syscalls,
             });
             trace = o.Syscalls ? TraceSession.Start(new TraceOptions
             {

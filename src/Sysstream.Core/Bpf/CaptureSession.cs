@@ -18,9 +18,10 @@ public sealed record CaptureOptions
     /// <summary>Wake the reader once this many bytes are pending (else it polls on its timer).</summary>
     public ulong WakeupBytes { get; init; } = 256 * 1024;
     public bool Verbose { get; init; }
-    /// <summary>Load this object's own system-call hooks for the owner bookkeeping. Off when a
-    /// tracer started with <see cref="TraceOptions.OwnersFor"/> does it instead.</summary>
-    public bool OwnerHooks { get; init; } = true;
+    /// <summary>A tracer started with <see cref="TraceOptions.OwnersFor"/> runs beside: it does
+    /// the owner bookkeeping at system calls (this object loads no system-call hooks), and this
+    /// object's socket hooks give sockets their cookies for it.</summary>
+    public bool WithTracer { get; init; }
 }
 
 /// <summary>
@@ -105,10 +106,11 @@ public sealed class CaptureSession : IDisposable
         _obj.SetMaxEntries("ss_events", rb);
         FilterSetup.Configure(_obj, o.Filter, o.FollowChildren, Math.Min(o.WakeupBytes, rb / 2));
         _obj.SetKnob("ss_snaplen", SnapLength);
-        if (!o.OwnerHooks)
+        if (o.WithTracer)
         {
             _obj.SetAutoload("ss_cap_enter", false);
             _obj.SetAutoload("ss_cap_exit", false);
+            _obj.SetKnob("ss_cap_cookies", (byte)1);
         }
     }
 

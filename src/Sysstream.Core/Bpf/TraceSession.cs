@@ -24,8 +24,9 @@ public sealed record TraceOptions
     /// <summary>
     /// The packet capture whose owner bookkeeping the tracer's system-call hooks do as well
     /// (bpf/owners.bpf.h), so that the capture loads no system-call hooks of its own: one pair
-    /// of hooks on every system call of the host instead of two. The capture must have been
-    /// started without them (<see cref="CaptureOptions.OwnerHooks"/> false).
+    /// of hooks on every system call of the host instead of two. The capture's socket hooks give
+    /// sockets their cookies, so the tracer loads no cookie hooks. The capture must have been
+    /// started with <see cref="CaptureOptions.WithTracer"/>.
     /// </summary>
     public CaptureSession? OwnersFor { get; init; }
 
@@ -48,6 +49,9 @@ public sealed class TraceSession : IDisposable
     public const string AttachPath = "tp_btf (BTF raw tracepoints sys_enter/sys_exit)";
 
     internal BpfObject Object => _obj;
+
+    /// <summary>The programs that only give sockets their cookies early.</summary>
+    private static readonly string[] CookieHooks = ["ss_sock_state", "ss_sock_send", "ss_sock_recv"];
     public int RingBufferFd => _obj.MapFd("ss_events");
 
     private TraceSession(BpfObject obj) => _obj = obj;
@@ -89,6 +93,8 @@ public sealed class TraceSession : IDisposable
         if (o.OwnersFor is { } capture)
         {
             _obj.SetKnob("ss_track_owners", (byte)1);
+            foreach (string prog in CookieHooks)
+                _obj.SetAutoload(prog, false);
             foreach (string map in CaptureSession.OwnerMaps)
                 _obj.ReuseMap(map, capture.MapFd(map));
             _obj.ReuseMap("ss_own_events", capture.RingBufferFd);
