@@ -1,5 +1,6 @@
 using Xunit;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Sysstream.Events;
 using Sysstream.Output;
@@ -277,6 +278,92 @@ public class JsonEventWriterTests
         for (int i = 0; i < 65536 / (int)one + 1; i++)
             w.OnSyscall(in ev, in paths, false);
         Assert.True(ms.Length > one, "buffer goes out once it passes 64 KiB");
+    }
+
+    [Fact]
+    public unsafe void Threads_taking_turns_each_get_their_own_facts()
+    {
+        // A client, a server and a third thread take turns; the third is renamed, moves to
+        // another parent and gets odd names; now and then threads whose tids share low bits with
+        // the client's come in between. Every line must be what a writer that never saw the
+        // events before writes for that event alone.
+        var client = TestEvents.Event(Func.Write, Phase.Exit, ret: 40, comm: "wrk", pcomm: "bash");
+        client.Pid = client.Tid = 2300;
+        client.Ppid = 1990;
+        client.Uid = client.Gid = 1000;
+        client.ReqBytes = 40;
+        TestEvents.Socket(ref client, Sock.AF_INET, 1, 6, "127.0.0.1", 41000, "127.0.0.1", 8080, cookie: 9000, state: 1);
+        var server = TestEvents.Event(Func.Recvfrom, Phase.Exit, ret: 40, comm: "nginx", pcomm: "nginx");
+        server.Pid = server.Tid = 2201;
+        server.Ppid = 2200;
+        server.Uid = server.Gid = 33;
+        server.CgroupId = 5151;
+        server.ReqBytes = 1024;
+        TestEvents.Socket(ref server, Sock.AF_INET, 1, 6, "127.0.0.1", 8080, "127.0.0.1", 41000, cookie: 9001, state: 1);
+        var worker = TestEvents.Event(Func.Read, Phase.Enter, comm: "worker");
+        worker.Pid = 3000;
+        worker.Tid = 3002;
+        var sameBits = TestEvents.Event(Func.Sendto, Phase.Enter, comm: "wrk");
+        sameBits.Pid = 2300;
+        sameBits.Tid = 2304;
+        var sameBitsToo = TestEvents.Event(Func.Close, Phase.Exit, comm: "wrk");
+        sameBitsToo.Pid = 2300;
+        sameBitsToo.Tid = 2308;
+
+        var events = new List<SyscallEvent>();
+        for (int i = 0; i < 90; i++)
+        {
+            var ev = (i % 3) switch
+            {
+                0 => client,
+                1 => i % 20 == 19 ? sameBitsToo : server,
+                _ => i % 12 == 11 ? sameBits : worker,
+            };
+            ev.TsNs += (ulong)i * 1_000;
+            ev.Cpu = (uint)(i % 4);
+            if (ev.Tid == client.Tid && i >= 30)
+                ev.Uid = 0;
+            if (ev.Tid == server.Tid && i >= 22)
+                ev.CgroupId = 7777;
+            if (ev.Tid == server.Tid && i >= 43)
+                ev.Netns = 4026532000;
+            if (ev.Tid == server.Tid && i >= 61)
+                ev.Gid = 0;
+            if (ev.Tid == worker.Tid)
+            {
+                if (i >= 15)
+                    TestEvents.SetText(MemoryMarshal.CreateSpan(ref ev.Comm[0], 16), i >= 48 ? "worker\"2" : "worker-1");
+                if (i >= 27)
+                    ev.Ppid = 1; // reparented to init
+                if (i >= 39)
+                    TestEvents.SetText(MemoryMarshal.CreateSpan(ref ev.Pcomm[0], 16), "systemd");
+                if (i >= 57)
+                    ev.Comm[6] = 0xff; // not UTF-8: sanitised
+                if (i >= 70)
+                    ev.Pid = 3001;
+            }
+            events.Add(ev);
+        }
+
+        var paths = default(UnixPaths);
+        var lines = TestEvents.Lines(TestEvents.Json(w =>
+        {
+            foreach (var ev in events)
+                w.OnSyscall(in ev, in paths, false);
+        }));
+        Assert.Equal(events.Count, lines.Length);
+        for (int i = 0; i < events.Count; i++)
+        {
+            var ev = events[i];
+            var alone = TestEvents.Lines(TestEvents.Json(w => w.OnSyscall(in ev, in paths, false))).Single();
+            Assert.Equal(alone, lines[i]);
+        }
+        Assert.Contains("\"comm\":\"worker\\\"2\"", lines[50]);
+        Assert.Contains("\"comm\":\"worker\uFFFD2\"", lines[62]);
+        Assert.Contains("\"ppid\":1,", lines[29]);
+        Assert.Contains("\"pcomm\":\"systemd\"", lines[41]);
+        Assert.Contains("\"uid\":0,", lines[30]);
+        Assert.Contains("\"cgroup_id\":7777,", lines[22]);
     }
 
     [Fact]
