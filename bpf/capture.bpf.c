@@ -157,7 +157,8 @@ int BPF_PROG(ss_cap_state, const struct sock *sk, const int oldstate, const int 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ss_cap_enter, struct pt_regs *regs, long id)
 {
-	ss_own_enter(regs, ss_func_of(id));
+	/* regs is a trusted BTF pointer here: plain loads */
+	ss_own_enter(ss_func_of(id), regs->di, regs->dx);
 	return 0;
 }
 
@@ -165,7 +166,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(ss_cap_exit, struct pt_regs *regs, long ret)
 {
 	/* regs is a trusted BTF pointer here: orig_ax is the call number */
-	ss_own_exit(regs, ret, ss_func_of(regs->orig_ax));
+	ss_own_exit(ss_func_of(regs->orig_ax), regs->di, ret);
 	return 0;
 }
 

@@ -251,9 +251,16 @@ static __always_inline __u8 ss_cap_io_func(__u8 f)
 	return f == SS_FUNC_ACCEPT || f == SS_FUNC_ACCEPT4 || f == SS_FUNC_LISTEN ? SS_FUNC_NONE : f;
 }
 
-/* Entry of a call (func: ss_func_of of its number) on an IP socket: remember the call for the
- * packets it sends, and make it the socket's last use at once. */
-static __always_inline void ss_own_enter(struct pt_regs *regs, __u8 func)
+/*
+ * The two entry points are global functions: the verifier checks each once, on its own, instead
+ * of inside every path of the tracer's large programs that call them (which made loading those
+ * programs take several times as long). Their arguments are plain numbers for that reason.
+ */
+
+/* Entry of a call (func: ss_func_of of its number; di, dx: its first and third arguments) on an
+ * IP socket: remember the call for the packets it sends, and make it the socket's last use at
+ * once. */
+__attribute__((noinline)) int ss_own_enter(__u32 func, long di, long dx)
 {
 	struct task_struct *task;
 	struct cap_task *c;
@@ -263,27 +270,26 @@ static __always_inline void ss_own_enter(struct pt_regs *regs, __u8 func)
 
 	func = ss_cap_io_func(func);
 	if (func == SS_FUNC_NONE)
-		return;
+		return 0;
 	task = bpf_get_current_task_btf();
 	if (task->flags & PF_KTHREAD)
-		return;
-	/* regs is a trusted BTF pointer here: plain loads */
-	fd = regs->di;
+		return 0;
+	fd = di;
 	sk = ss_cap_inet_of_fd(task, fd);
 	/* splice(in, .., out, ..): the socket may be either end */
 	if (!sk && func == SS_FUNC_SPLICE) {
-		fd = regs->dx;
+		fd = dx;
 		sk = ss_cap_inet_of_fd(task, fd);
 	}
 	if (!sk)
-		return; /* file I/O and other families leave here */
+		return 0; /* file I/O and other families leave here */
 	c = bpf_task_storage_get(&ss_cap_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!c)
-		return;
+		return 0;
 	ss_cap_owner_now(&c->owner, task, fd, func);
 	if (!c->owner.matched) {
 		c->sk = 0;
-		return;
+		return 0;
 	}
 	ss_cap_describe_once(task, c);
 	/* Read, not assigned (the pointer is untrusted): a new socket gets its cookie with its first
@@ -292,12 +298,14 @@ static __always_inline void ss_own_enter(struct pt_regs *regs, __u8 func)
 	c->cookie = cookie;
 	c->sk = (__u64)sk;
 	ss_cap_set_owner(cookie, &c->owner);
+	return 0;
 }
 
-/* Exit of a call (func as above): the call is over. accept() moves no bytes, yet the
- * handshake's packets belong to the listener and the first ones of the new socket may come
- * before its first receive: record the accepting process for both. */
-static __always_inline void ss_own_exit(struct pt_regs *regs, long ret, __u8 func)
+/* Exit of a call (func as above, di its first argument, ret what it returned): the call is
+ * over. accept() moves no bytes, yet the handshake's packets belong to the listener and the
+ * first ones of the new socket may come before its first receive: record the accepting process
+ * for both. */
+__attribute__((noinline)) int ss_own_exit(__u32 func, long di, long ret)
 {
 	struct task_struct *task;
 	struct cap_task *c;
@@ -309,12 +317,12 @@ static __always_inline void ss_own_exit(struct pt_regs *regs, long ret, __u8 fun
 		c = bpf_task_storage_get(&ss_cap_tasks, task, 0, 0);
 		if (c)
 			c->sk = 0;
-		return;
+		return 0;
 	}
 	if ((func != SS_FUNC_ACCEPT && func != SS_FUNC_ACCEPT4) || ret < 0)
-		return;
+		return 0;
 	task = bpf_get_current_task_btf();
-	lfd = regs->di;
+	lfd = di;
 	/* Cookies are read, not assigned (these pointers are untrusted). The listener's was
 	 * assigned by its first SYN; a new socket's may still be 0. */
 	sk = ss_cap_inet_of_fd(task, lfd);
@@ -323,6 +331,7 @@ static __always_inline void ss_own_exit(struct pt_regs *regs, long ret, __u8 fun
 	sk = ss_cap_inet_of_fd(task, ret);
 	if (sk)
 		ss_cap_own(sk->__sk_common.skc_cookie.counter, task, ret, func);
+	return 0;
 }
 
 #endif /* SS_OWNERS_BPF_H */

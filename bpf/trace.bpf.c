@@ -289,7 +289,7 @@ int BPF_PROG(ss_sys_enter, struct pt_regs *regs, long id)
 	if (func == SS_FUNC_NONE)
 		return 0;
 	if (ss_track_owners)
-		ss_own_enter(regs, func);
+		ss_own_enter(func, regs->di, regs->dx);
 	if (ss_func_mask && !(ss_func_mask & (1u << func)))
 		return 0;
 	task = bpf_get_current_task_btf();
@@ -490,7 +490,7 @@ int BPF_PROG(ss_sys_exit, struct pt_regs *regs, long ret)
 	if (func == SS_FUNC_NONE)
 		return 0;
 	if (ss_track_owners)
-		ss_own_exit(regs, ret, func);
+		ss_own_exit(func, regs->di, ret);
 	task = bpf_get_current_task_btf();
 	in = bpf_task_storage_get(&ss_inflight, task, 0, 0);
 	/* Only threads that entered a traced call have an active entry, and the exit must be
