@@ -154,15 +154,25 @@ public sealed class Report
             _targets.Add(new TargetCheck("launch to \"attached\" (`trace`, worst run)", "<= 500 ms", $"{a:0} ms", a <= 500, a <= 500 ? "met" : $"missed by {a - 500:0} ms"));
         if (_o.Microbench is string mb && File.Exists(mb))
         {
-            // BenchmarkDotNet's table: "-" or "0 B" in the Allocated column of every row.
-            var rows = File.ReadAllLines(mb).Where(l => l.StartsWith('|') && l.Contains("Decode", StringComparison.Ordinal)).ToList();
-            string[] header = File.ReadAllLines(mb).FirstOrDefault(l => l.StartsWith("| Method", StringComparison.Ordinal))?.Split('|') ?? [];
-            int col = Array.FindIndex(header, h => h.Trim() == "Allocated");
-            if (rows.Count > 0 && col > 0)
+            // BenchmarkDotNet's tables (one per benchmark class, each with its own columns): "-" or
+            // "0 B" in the Allocated column of every decode row.
+            int col = -1, rows = 0;
+            bool zero = true;
+            foreach (string line in File.ReadAllLines(mb))
             {
-                bool zero = rows.All(r => r.Split('|') is var c && c.Length > col && c[col].Trim().Trim('*') is "-" or "0 B");
-                _targets.Add(new TargetCheck("allocated per decoded event (BenchmarkDotNet)", "0 B", zero ? "0 B" : "more than 0 B", zero, zero ? "met" : "missed"));
+                if (line.StartsWith("| Method", StringComparison.Ordinal))
+                {
+                    col = Array.FindIndex(line.Split('|'), h => h.Trim() == "Allocated");
+                    continue;
+                }
+                if (!line.StartsWith('|') || !line.Contains("Decode", StringComparison.Ordinal) || col <= 0)
+                    continue;
+                string[] c = line.Split('|');
+                rows++;
+                zero &= c.Length > col && c[col].Trim().Trim('*') is "-" or "0 B";
             }
+            if (rows > 0)
+                _targets.Add(new TargetCheck("allocated per decoded event (BenchmarkDotNet)", "0 B", zero ? "0 B" : "more than 0 B", zero, zero ? "met" : "missed"));
         }
         if (json?.RatioMedian is double j && bt?.RatioMedian is double b && b > 0)
         {
