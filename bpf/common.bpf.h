@@ -254,7 +254,6 @@ static __always_inline __u64 ss_iov_sum(const struct iovec *iov, __u64 cnt, __u3
 	return sum;
 }
 
-/* The process context of an event. */
 /* What bpf_get_current_pid_tgid() and bpf_get_current_uid_gid() answer, read straight from
  * the (current) task: loads instead of two helper calls, which cost far more than a load where
  * every call and return pays for speculation mitigations. */
@@ -282,6 +281,7 @@ static __always_inline __u64 ss_task_cgroup_id(struct task_struct *task)
 	return kn ? kn->id : 0;
 }
 
+/* The process context of an event. */
 static __always_inline void ss_fill_task(struct ss_syscall_event *e, struct task_struct *task,
 					 __u64 pid_tgid, __u64 uid_gid)
 {

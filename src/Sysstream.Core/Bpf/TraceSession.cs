@@ -52,6 +52,7 @@ public sealed class TraceSession : IDisposable
 
     /// <summary>The programs that only give sockets their cookies early.</summary>
     private static readonly string[] CookieHooks = ["ss_sock_state", "ss_sock_send", "ss_sock_recv"];
+
     public int RingBufferFd => _obj.MapFd("ss_events");
 
     private TraceSession(BpfObject obj) => _obj = obj;
