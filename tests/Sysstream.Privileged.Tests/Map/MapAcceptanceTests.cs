@@ -82,7 +82,7 @@ public sealed class MapAcceptanceTests(ITestOutputHelper log)
         JsonElement g = await MapAroundAsync(async () =>
         {
             string srvReport = dir.File("server.json"), cliReport = dir.File("client.json");
-            string[] srv = Python.Command(MapWorkloads.Server, srvReport, request.ToString(CultureInfo.InvariantCulture), response.ToString(CultureInfo.InvariantCulture));
+            string[] srv = Python.Command(MapWorkloads.Server, srvReport, "inet", request.ToString(CultureInfo.InvariantCulture), response.ToString(CultureInfo.InvariantCulture));
             using Process server = Workload.Start(srv[0], srv[1..]);
             serverPid = server.Id;
             await Workload.WaitForFileAsync(srvReport, TimeSpan.FromSeconds(20), server);

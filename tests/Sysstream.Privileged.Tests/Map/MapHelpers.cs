@@ -49,14 +49,19 @@ internal static class MapJson
 /// <summary>Small two-process python workloads with sizes the test knows exactly.</summary>
 internal static class MapWorkloads
 {
-    /// <summary>Server: listens, reports its port, accepts one client, reads exactly N bytes, sends M, closes.</summary>
+    /// <summary>Stream server: listens on 127.0.0.1 (where "inet") or on a unix path (where a path),
+    /// reports its port (0 for unix), accepts one client, reads exactly N bytes, sends M, closes.</summary>
     public const string Server = """
-        out, n, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("127.0.0.1", 0))
+        out, where, n, m = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        if where == "inet":
+            srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind(("127.0.0.1", 0))
+        else:
+            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            srv.bind(where)
         srv.listen(4)
-        report(out, port=srv.getsockname()[1])
+        report(out, port=srv.getsockname()[1] if where == "inet" else 0)
         con, _ = srv.accept()
         got = 0
         while got < n:
@@ -71,10 +76,15 @@ internal static class MapWorkloads
         time.sleep(0.3)
         """;
 
-    /// <summary>Client: connects to the port, sends N bytes, reads M, closes.</summary>
+    /// <summary>Stream client: connects to the server (where: its 127.0.0.1 port, or its unix path),
+    /// sends N bytes, reads M, closes.</summary>
     public const string Client = """
-        out, port, n, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-        cli = socket.create_connection(("127.0.0.1", port))
+        out, where, n, m = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        if where.isdigit():
+            cli = socket.create_connection(("127.0.0.1", int(where)))
+        else:
+            cli = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            cli.connect(where)
         cli.sendall(b"q" * n)
         got = 0
         while got < m:
@@ -117,43 +127,6 @@ internal static class MapWorkloads
             data, peer = s.recvfrom(65535)
             got.append(len(data))
         s.close()
-        report(out, received=got)
-        """;
-
-    /// <summary>Unix stream server: listens on the path, reports, accepts one client, reads exactly N bytes, sends M.</summary>
-    public const string UnixServer = """
-        out, path, n, m = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(path)
-        srv.listen(4)
-        report(out, listening=path)
-        con, _ = srv.accept()
-        got = 0
-        while got < n:
-            b = con.recv(n - got)
-            if not b:
-                break
-            got += len(b)
-        con.sendall(b"r" * m)
-        con.shutdown(socket.SHUT_WR)
-        con.recv(1)
-        con.close()
-        time.sleep(0.3)
-        """;
-
-    /// <summary>Unix stream client: connects to the path, sends N bytes, reads M, closes.</summary>
-    public const string UnixClient = """
-        out, path, n, m = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-        cli = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        cli.connect(path)
-        cli.sendall(b"q" * n)
-        got = 0
-        while got < m:
-            b = cli.recv(m - got)
-            if not b:
-                break
-            got += len(b)
-        cli.close()
         report(out, received=got)
         """;
 

@@ -22,10 +22,10 @@ public sealed class MapUnixTests(ITestOutputHelper log)
         await using TraceRun run = await TraceRun.StartAsync(log,
             ["map", "-o", "json", "--duration", "120s", "--group-by", "pid", "--no-dns", "--interval", "300ms"]);
         string srvReport = dir.File("server.json"), cliReport = dir.File("client.json");
-        string[] srv = Python.Command(MapWorkloads.UnixServer, srvReport, path, request.ToString(CultureInfo.InvariantCulture), response.ToString(CultureInfo.InvariantCulture));
+        string[] srv = Python.Command(MapWorkloads.Server, srvReport, path, request.ToString(CultureInfo.InvariantCulture), response.ToString(CultureInfo.InvariantCulture));
         using Process server = Workload.Start(srv[0], srv[1..]);
         await Workload.WaitForFileAsync(srvReport, TimeSpan.FromSeconds(20), server);
-        string[] cli = Python.Command(MapWorkloads.UnixClient, cliReport, path, request.ToString(CultureInfo.InvariantCulture), response.ToString(CultureInfo.InvariantCulture));
+        string[] cli = Python.Command(MapWorkloads.Client, cliReport, path, request.ToString(CultureInfo.InvariantCulture), response.ToString(CultureInfo.InvariantCulture));
         using Process client = Workload.Start(cli[0], cli[1..]);
         ProcessOutcome c = await Workload.WaitAsync(client, TimeSpan.FromSeconds(30), "python unix client");
         Assert.True(c.ExitCode == 0, c.ToString());
