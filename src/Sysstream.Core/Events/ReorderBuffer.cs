@@ -41,34 +41,41 @@ public sealed class ReorderBuffer
         _ring = new Slot[Math.Max(16, initialCapacity)];
     }
 
-    /// <summary>Adds a system call record: one event, or two when it carries its entry.</summary>
+    /// <summary>Adds a system call record: one event, or two when it carries its entry. The
+    /// entry goes in first: it is the older, so neither usually has to move past the other.</summary>
     public void AddSyscall(in SyscallEvent ev)
     {
-        ref SyscallEvent exit = ref Insert(ev.TsNs, EventType.Syscall).Ev;
-        exit = ev;
-        if (exit.CarriesEntry)
+        if (!ev.CarriesEntry)
         {
-            exit.SplitEntry(out SyscallEvent entry);
-            Insert(entry.TsNs, EventType.Syscall).Ev = entry;
+            Insert(ev.TsNs, EventType.Syscall).Ev = ev;
+            return;
         }
+        SyscallEvent exit = ev;
+        exit.SplitEntry(out SyscallEvent entry);
+        Insert(entry.TsNs, EventType.Syscall).Ev = entry;
+        Insert(exit.TsNs, EventType.Syscall).Ev = exit;
     }
 
     public void AddSyscallUnix(in SyscallEventUnix ev)
     {
-        int index = TakePaths();
-        _paths[index] = ev.Paths;
-        ref Slot slot = ref Insert(ev.Ev.TsNs, EventType.SyscallUnix);
-        slot.Ev = ev.Ev;
-        slot.PathsIndex = index;
-        if (slot.Ev.CarriesEntry)
+        if (!ev.Ev.CarriesEntry)
         {
-            slot.Ev.SplitEntry(out SyscallEvent entry);
-            int entryPaths = TakePaths();
-            _paths[entryPaths] = ev.Paths;
-            ref Slot e = ref Insert(entry.TsNs, EventType.SyscallUnix);
-            e.Ev = entry;
-            e.PathsIndex = entryPaths;
+            AddUnix(in ev.Ev, in ev.Paths);
+            return;
         }
+        SyscallEvent exit = ev.Ev;
+        exit.SplitEntry(out SyscallEvent entry);
+        AddUnix(in entry, in ev.Paths);
+        AddUnix(in exit, in ev.Paths);
+    }
+
+    private void AddUnix(in SyscallEvent ev, in UnixPaths paths)
+    {
+        int index = TakePaths();
+        _paths[index] = paths;
+        ref Slot slot = ref Insert(ev.TsNs, EventType.SyscallUnix);
+        slot.Ev = ev;
+        slot.PathsIndex = index;
     }
 
     public void AddLost(in LostEvent lost) =>
