@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -51,17 +52,26 @@ public sealed record CaptureWindowFile
 /// <see cref="Cut"/> gives a complete pcapng file of any recent span.
 /// </summary>
 /// <remarks>
-/// Blocks are copied into one circular byte buffer (grown by doubling up to the limit) and
-/// described by a circular array of (time, length) entries: appending allocates nothing once
-/// the buffers have grown. A block's time is its packet timestamp (Enhanced Packet Blocks) or its
-/// kernel timestamp (sysstream system-call and loss blocks, through the session's clock offset);
-/// any other block takes the time of the block before it. Interface ids stay valid in every cut
-/// because all interface descriptions are kept, in their order. Thread-safe: one writer, any
-/// number of readers.
+/// Blocks are copied one after the other into chunks of 1 MiB (or of the limit when it is
+/// smaller; a larger block gets a chunk of its own) and described by a circular array of entries
+/// (time, chunk, offset, length). A block never moves, and no byte of a chunk is written twice
+/// while it is in use: a chunk is let go when its last block is, and kept for new blocks.
+/// <see cref="Cut"/> therefore holds the lock only to list the byte runs of its span, and copies
+/// them while the writer goes on; chunks let go while a cut is copying are left to the garbage
+/// collector rather than written over under it. The limit counts the blocks' bytes: the chunks
+/// in use hold about two chunks more (the oldest one's start, the newest one's end, and the end
+/// of each that the next block did not fit in). Appending allocates nothing once the chunks and
+/// the entries have grown, except for a block larger than a chunk or while a cut is copying.
+/// A block's time is its packet timestamp (Enhanced Packet Blocks) or its kernel timestamp
+/// (sysstream system-call and loss blocks, through the session's clock offset); any other block
+/// takes the time of the block before it. Interface ids stay valid in every cut because all
+/// interface descriptions are kept, in their order. Thread-safe: one writer, any number of
+/// readers.
 /// </remarks>
 public sealed class CaptureWindow
 {
-    private const int InitialBytes = 1 << 20;
+    /// <summary>The size of the chunks blocks are copied into.</summary>
+    internal const int ChunkBytes = 1 << 20;
     private const int InitialEntries = 1024;
 
     private readonly object _lock = new();
@@ -75,20 +85,43 @@ public sealed class CaptureWindow
     private long _headerBytes;
     private long _realtimeOffsetNs;
 
-    // Blocks: bytes in a ring buffer, entries in a ring array, oldest first.
-    private byte[] _data = [];
-    private int _dataStart, _dataLength;
-    private Entry[] _entries = [];
+    // Blocks: their bytes in chunks, in a ring, oldest first, the last one written into; their
+    // entries in a ring of two arrays, oldest first (the times on their own: Stats scans them
+    // all). An entry names its chunk by number, so that the entries hold no reference for the
+    // writer to store or the collector to scan.
+    private readonly int _chunkBytes;
+    private byte[]?[] _chunks = [];
+    private int _chunkStart, _chunkCount;
+    // The number of the oldest chunk: numbers only go up (wrapping around does no harm, they are
+    // only told apart and subtracted).
+    private int _firstChunk;
+    private readonly Stack<byte[]> _spareChunks = new();
+    private byte[]? _writeChunk;
+    private int _writeAt;
+    private int _cutsCopying;
+    private long[] _times = [];
+    private Slot[] _slots = [];
     private int _entryStart, _entryCount;
+    private long _heldBytes;
     private long _packets, _lastTs;
     private long _droppedBlocks, _droppedBytes, _droppedPackets, _droppedUpTo;
     private long _excluded;
 
-    private struct Entry
+    private struct Slot
     {
-        public long Ts;
+        public int Chunk;
+        public int Offset;
         public int Length;
         public bool Packet;
+    }
+
+    /// <summary>Bytes of one chunk that a cut copies.</summary>
+    private struct Run
+    {
+        public int Number;
+        public byte[] Chunk;
+        public int Offset;
+        public int Length;
     }
 
     /// <param name="window">How long blocks are kept.</param>
@@ -102,6 +135,7 @@ public sealed class CaptureWindow
             throw new ArgumentOutOfRangeException(nameof(maxBytes), "use 64 KiB to 1 GiB");
         Window = window;
         MaxBytes = maxBytes;
+        _chunkBytes = (int)Math.Min(ChunkBytes, maxBytes);
         _nowUnixNs = nowUnixNs ?? (() => (long)(DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100);
     }
 
@@ -198,68 +232,115 @@ public sealed class CaptureWindow
         _interfaces.Clear();
         _interfaceResolution.Clear();
         _headerBytes = 0;
-        _dataStart = _dataLength = 0;
         _entryStart = _entryCount = 0;
+        _heldBytes = 0;
+        while (_chunkCount > 0)
+            ReleaseFirst();
+        _writeChunk = null;
+        _writeAt = 0;
         _packets = 0;
         _lastTs = 0;
     }
 
     private void Store(ReadOnlySpan<byte> block, long ts, bool packet)
     {
-        int end = (_dataStart + _dataLength) % _data.Length;
-        int first = Math.Min(block.Length, _data.Length - end);
-        block[..first].CopyTo(_data.AsSpan(end));
-        block[first..].CopyTo(_data);
-        _dataLength += block.Length;
-        if (_entryCount == _entries.Length)
+        if (_writeChunk is null || block.Length > _writeChunk.Length - _writeAt)
+            StartChunk(block.Length);
+        block.CopyTo(_writeChunk.AsSpan(_writeAt));
+        if (_entryCount == _times.Length)
             GrowEntries();
-        _entries[(_entryStart + _entryCount) % _entries.Length] = new Entry { Ts = ts, Length = block.Length, Packet = packet };
+        int i = (_entryStart + _entryCount) % _times.Length;
+        _times[i] = ts;
+        _slots[i] = new Slot { Chunk = _firstChunk + _chunkCount - 1, Offset = _writeAt, Length = block.Length, Packet = packet };
+        _writeAt += block.Length;
         _entryCount++;
+        _heldBytes += block.Length;
         if (packet)
             _packets++;
     }
 
-    /// <summary>Grows the byte buffer up to the limit, then drops the oldest blocks until the new one fits.</summary>
+    /// <summary>Continues in a fresh chunk: the rest of the current one is too small for the next block.</summary>
+    [MemberNotNull(nameof(_writeChunk))]
+    private void StartChunk(int length)
+    {
+        // Uninitialised: nothing is read from a chunk that was not written first.
+        _writeChunk = length > _chunkBytes ? GC.AllocateUninitializedArray<byte>(length)
+            : _spareChunks.TryPop(out byte[]? spare) ? spare
+            : GC.AllocateUninitializedArray<byte>(_chunkBytes);
+        _writeAt = 0;
+        if (_chunkCount == _chunks.Length)
+        {
+            var grown = new byte[]?[Math.Max(8, _chunks.Length * 2)];
+            for (int i = 0; i < _chunkCount; i++)
+                grown[i] = _chunks[(_chunkStart + i) % _chunks.Length];
+            _chunks = grown;
+            _chunkStart = 0;
+        }
+        _chunks[(_chunkStart + _chunkCount) % _chunks.Length] = _writeChunk;
+        _chunkCount++;
+        // With no block left, the chunk written into so far holds none.
+        ReleaseUnused();
+    }
+
+    /// <summary>Drops the oldest blocks until the new one fits within the limit.</summary>
     private void MakeRoom(int length)
     {
-        long needed = (long)_dataLength + length;
-        if (needed > _data.Length && _data.Length < MaxBytes)
+        while (_entryCount > 0 && _heldBytes + length > MaxBytes)
         {
-            long size = Math.Max(_data.Length == 0 ? InitialBytes : _data.Length * 2L, needed);
-            var grown = new byte[Math.Min(size, MaxBytes)];
-            CopyOut(_dataStart, _dataLength, grown);
-            _data = grown;
-            _dataStart = 0;
-        }
-        while (_entryCount > 0 && (long)_dataLength + length > _data.Length)
-        {
-            Entry e = _entries[_entryStart];
-            CountDropped(e.Ts, e.Length, e.Packet);
+            ref Slot e = ref _slots[_entryStart];
+            CountDropped(_times[_entryStart], e.Length, e.Packet);
             RemoveOldest();
         }
     }
 
     private void GrowEntries()
     {
-        var grown = new Entry[_entries.Length == 0 ? InitialEntries : _entries.Length * 2];
+        int size = _times.Length == 0 ? InitialEntries : _times.Length * 2;
+        var times = new long[size];
+        var slots = new Slot[size];
         for (int i = 0; i < _entryCount; i++)
-            grown[i] = _entries[(_entryStart + i) % _entries.Length];
-        _entries = grown;
+        {
+            times[i] = _times[(_entryStart + i) % _times.Length];
+            slots[i] = _slots[(_entryStart + i) % _times.Length];
+        }
+        _times = times;
+        _slots = slots;
         _entryStart = 0;
     }
 
     private void RemoveOldest()
     {
-        Entry e = _entries[_entryStart];
-        _entryStart = (_entryStart + 1) % _entries.Length;
-        _entryCount--;
-        _dataStart = (_dataStart + e.Length) % _data.Length;
-        _dataLength -= e.Length;
+        ref Slot e = ref _slots[_entryStart];
+        _heldBytes -= e.Length;
         if (e.Packet)
             _packets--;
-        if (_entryCount == 0)
-            _dataStart = _dataLength = 0;
+        _entryStart = (_entryStart + 1) % _times.Length;
+        _entryCount--;
+        ReleaseUnused();
     }
+
+    /// <summary>Lets go of the oldest chunks that hold no block any more (never the one written into).</summary>
+    private void ReleaseUnused()
+    {
+        // Blocks are in their chunks' order: the oldest block's chunk is the first one still needed.
+        int needed = _entryCount > 0 ? _slots[_entryStart].Chunk : _firstChunk + _chunkCount - 1;
+        while (_firstChunk != needed)
+            ReleaseFirst();
+    }
+
+    private void ReleaseFirst()
+    {
+        byte[] chunk = _chunks[_chunkStart]!;
+        _chunks[_chunkStart] = null;
+        _chunkStart = (_chunkStart + 1) % _chunks.Length;
+        _chunkCount--;
+        _firstChunk++;
+        // A cut may still be copying out of it: it is reused only when no cut is.
+        if (_cutsCopying == 0 && chunk.Length == _chunkBytes)
+            _spareChunks.Push(chunk);
+    }
+
+    private byte[] Chunk(int number) => _chunks[(_chunkStart + (number - _firstChunk)) % _chunks.Length]!;
 
     private void CountDropped(long ts, int length, bool packet)
     {
@@ -273,7 +354,7 @@ public sealed class CaptureWindow
     /// <summary>Forgets the blocks older than <paramref name="cutoffUnixNs"/> (their time is up: not a drop).</summary>
     private void ExpireLocked(long cutoffUnixNs)
     {
-        while (_entryCount > 0 && _entries[_entryStart].Ts < cutoffUnixNs)
+        while (_entryCount > 0 && _times[_entryStart] < cutoffUnixNs)
             RemoveOldest();
     }
 
@@ -372,17 +453,19 @@ public sealed class CaptureWindow
     private CaptureWindowStats StatsLocked()
     {
         long oldest = 0, newest = 0;
-        for (int i = 0; i < _entryCount; i++)
+        for (int i = 0, k = _entryStart; i < _entryCount; i++)
         {
-            long ts = _entries[(_entryStart + i) % _entries.Length].Ts;
+            long ts = _times[k];
             oldest = oldest == 0 ? ts : Math.Min(oldest, ts);
             newest = Math.Max(newest, ts);
+            if (++k == _times.Length)
+                k = 0;
         }
         return new CaptureWindowStats
         {
             Blocks = _entryCount,
             Packets = _packets,
-            Bytes = _dataLength + _headerBytes,
+            Bytes = _heldBytes + _headerBytes,
             OldestUnixNs = oldest,
             NewestUnixNs = newest,
             DroppedBlocks = _droppedBlocks,
@@ -402,39 +485,58 @@ public sealed class CaptureWindow
     public CaptureWindowFile? Cut(TimeSpan? span = null)
     {
         TimeSpan s = span is { } v && v > TimeSpan.Zero && v < Window ? v : Window;
+        byte[] sectionHeader, comment;
+        byte[]? session;
+        byte[][] interfaces;
+        var runs = new List<Run>();
+        long now, from, bodyBytes = 0;
+        int blocks = 0, packets = 0;
+        bool incomplete;
+        // Under the lock, only what the span is made of; its bytes are copied after, while the
+        // writer goes on: the chunks listed are not written over before _cutsCopying is back down.
         lock (_lock)
         {
             if (_sectionHeader is null)
                 return null;
-            long now = _nowUnixNs();
+            now = _nowUnixNs();
             ExpireLocked(now - Window.Ticks * 100);
-            long from = now - s.Ticks * 100;
-
-            long bodyBytes = 0;
-            int blocks = 0, packets = 0;
-            for (int i = 0; i < _entryCount; i++)
+            from = now - s.Ticks * 100;
+            for (int i = 0, k = _entryStart; i < _entryCount; i++, k++)
             {
-                Entry e = _entries[(_entryStart + i) % _entries.Length];
-                if (e.Ts >= from)
-                {
-                    bodyBytes += e.Length;
-                    blocks++;
-                    if (e.Packet)
-                        packets++;
-                }
+                if (k == _times.Length)
+                    k = 0;
+                if (_times[k] < from)
+                    continue;
+                ref readonly Slot e = ref _slots[k];
+                bodyBytes += e.Length;
+                blocks++;
+                if (e.Packet)
+                    packets++;
+                Span<Run> done = CollectionsMarshal.AsSpan(runs);
+                if (done.Length > 0 && done[^1].Number == e.Chunk && done[^1].Offset + done[^1].Length == e.Offset)
+                    done[^1].Length += e.Length;
+                else
+                    runs.Add(new Run { Number = e.Chunk, Chunk = Chunk(e.Chunk), Offset = e.Offset, Length = e.Length });
             }
-            bool incomplete = _droppedBlocks > 0 && _droppedUpTo >= from;
-            byte[] comment = Encoding.UTF8.GetBytes(Describe(from, now, s, incomplete));
+            incomplete = _droppedBlocks > 0 && _droppedUpTo >= from;
+            comment = Encoding.UTF8.GetBytes(Describe(from, now, s, incomplete));
+            sectionHeader = _sectionHeader;
+            session = _session;
+            interfaces = _interfaces.ToArray();
+            _cutsCopying++;
+        }
+        try
+        {
             int commentOption = 4 + ((Math.Min(comment.Length, ushort.MaxValue) + 3) & ~3);
             // The section header with one more comment first among its options (and the end of
             // options after it when it had none).
-            ReadOnlySpan<byte> rest = _sectionHeader.AsSpan(24);
+            ReadOnlySpan<byte> rest = sectionHeader.AsSpan(24);
             bool hadOptions = rest.Length > 4;
             int shb = 24 + commentOption + (hadOptions ? rest.Length : 8);
-            long total = shb + (_session?.Length ?? 0) + _interfaces.Sum(b => (long)b.Length) + bodyBytes;
+            long total = shb + (session?.Length ?? 0) + interfaces.Sum(b => (long)b.Length) + bodyBytes;
             var file = new byte[total];
             Span<byte> o = file;
-            _sectionHeader.AsSpan(0, 24).CopyTo(o);
+            sectionHeader.AsSpan(0, 24).CopyTo(o);
             BinaryPrimitives.WriteUInt16LittleEndian(o[24..], OptionCode.Comment);
             BinaryPrimitives.WriteUInt16LittleEndian(o[26..], (ushort)Math.Min(comment.Length, ushort.MaxValue));
             comment.AsSpan(0, Math.Min(comment.Length, ushort.MaxValue)).CopyTo(o[28..]);
@@ -443,26 +545,20 @@ public sealed class CaptureWindow
             BinaryPrimitives.WriteInt32LittleEndian(o[4..], shb);
             BinaryPrimitives.WriteInt32LittleEndian(o[(shb - 4)..], shb);
             int at = shb;
-            if (_session is not null)
+            if (session is not null)
             {
-                _session.CopyTo(o[at..]);
-                at += _session.Length;
+                session.CopyTo(o[at..]);
+                at += session.Length;
             }
-            foreach (byte[] idb in _interfaces)
+            foreach (byte[] idb in interfaces)
             {
                 idb.CopyTo(o[at..]);
                 at += idb.Length;
             }
-            int offset = _dataStart;
-            for (int i = 0; i < _entryCount; i++)
+            foreach (Run r in runs)
             {
-                Entry e = _entries[(_entryStart + i) % _entries.Length];
-                if (e.Ts >= from)
-                {
-                    CopyOut(offset, e.Length, o.Slice(at, e.Length));
-                    at += e.Length;
-                }
-                offset = (offset + e.Length) % _data.Length;
+                r.Chunk.AsSpan(r.Offset, r.Length).CopyTo(o[at..]);
+                at += r.Length;
             }
             return new CaptureWindowFile
             {
@@ -473,6 +569,11 @@ public sealed class CaptureWindow
                 Packets = packets,
                 Incomplete = incomplete,
             };
+        }
+        finally
+        {
+            lock (_lock)
+                _cutsCopying--;
         }
     }
 
@@ -489,16 +590,6 @@ public sealed class CaptureWindow
             text.Append(CultureInfo.InvariantCulture, $"; {I(_droppedBlocks)} blocks ({I(_droppedPackets)} packets, {I(_droppedBytes)} bytes) up to {Time(_droppedUpTo)} were dropped to stay within the byte limit")
                 .Append(incomplete ? ": this span is incomplete" : ", none of them in this span");
         return text.ToString();
-    }
-
-    /// <summary>Copies <paramref name="length"/> bytes of the ring buffer from <paramref name="start"/>.</summary>
-    private void CopyOut(int start, int length, Span<byte> to)
-    {
-        if (length == 0)
-            return;
-        int first = Math.Min(length, _data.Length - start);
-        _data.AsSpan(start, first).CopyTo(to);
-        _data.AsSpan(0, length - first).CopyTo(to[first..]);
     }
 
     /// <summary>Splits what a writer writes into whole blocks (a block may come in pieces).</summary>

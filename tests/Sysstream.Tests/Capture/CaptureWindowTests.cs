@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using Sysstream.Capture;
 using Sysstream.Capture.Pcapng;
@@ -309,5 +310,236 @@ public class CaptureWindowTests
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    // ------------------------------------------------------------------ storage in chunks
+
+    /// <summary>An Enhanced Packet Block on the first interface (ns timestamps) whose data is its
+    /// sequence number and bytes derived from it: any byte out of place shows.</summary>
+    private static byte[] Numbered(int seq, long ts, int dataLength)
+    {
+        var b = new byte[32 + ((dataLength + 3) & ~3)];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, BlockType.EnhancedPacket);
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(4), b.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(12), (uint)((ulong)ts >> 32));
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(16), (uint)ts);
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(20), dataLength);
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(24), dataLength);
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(28), seq);
+        for (int i = 4; i < dataLength; i++)
+            b[28 + i] = (byte)(seq * 31 + i * 7);
+        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(b.Length - 4), b.Length);
+        return b;
+    }
+
+    /// <summary>The packet blocks of a cut, as they are in it; every block of it whole.</summary>
+    private static List<byte[]> PacketBlocks(byte[] file)
+    {
+        var blocks = new List<byte[]>();
+        int at = 0;
+        while (at < file.Length)
+        {
+            Assert.True(file.Length - at >= 12, $"{file.Length - at} bytes left at {at}");
+            int length = BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(at + 4));
+            Assert.True(length >= 12 && length % 4 == 0 && length <= file.Length - at, $"block of {length} bytes at {at}");
+            Assert.Equal(length, BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(at + length - 4)));
+            if (BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(at)) == BlockType.EnhancedPacket)
+                blocks.Add(file.AsSpan(at, length).ToArray());
+            at += length;
+        }
+        return blocks;
+    }
+
+    private static int Seq(byte[] block) => BinaryPrimitives.ReadInt32LittleEndian(block.AsSpan(28));
+
+    /// <summary>Data lengths by turns large (the byte limit drops blocks) and small (they expire first).</summary>
+    private static int Length(int seq) => (seq / 300 % 2 == 0 ? 1000 : 4) + seq * 389 % 1000;
+
+    /// <summary>The packet blocks of a cut are exactly <paramref name="expected"/>, byte for byte.</summary>
+    private static void AssertBlocks(IEnumerable<byte[]> expected, CaptureWindowFile cut)
+    {
+        byte[] want = expected.SelectMany(b => b).ToArray();
+        Assert.Equal(want, PacketBlocks(cut.Pcapng).SelectMany(b => b).ToArray());
+        // and they close the file
+        Assert.Equal(want, cut.Pcapng[^want.Length..]);
+    }
+
+    [Fact]
+    public void Blocks_across_chunks_and_larger_than_a_chunk_come_out_byte_for_byte()
+    {
+        var f = new Feed(TimeSpan.FromSeconds(60));
+        f.Interface("lo");
+        long headerBytes = f.Window.Stats.Bytes;
+        var appended = new List<byte[]>();
+        void Add(int length, long ts = 0)
+        {
+            int seq = appended.Count;
+            byte[] b = Numbered(seq, ts != 0 ? ts : Wall0 + seq, length);
+            appended.Add(b);
+            f.Window.Append(b);
+        }
+        while (appended.Sum(b => (long)b.Length) < 2L * CaptureWindow.ChunkBytes + 5000)
+            Add(Length(appended.Count));
+        Add(CaptureWindow.ChunkBytes + 1000); // a chunk of its own, the one before left part empty
+        Add(CaptureWindow.ChunkBytes - 32); // exactly a chunk
+        for (int i = 0; i < 100; i++)
+            Add(4 + i * 53 % 3000);
+
+        CaptureWindowFile cut = f.Window.Cut()!;
+        Assert.Equal(appended.Count, cut.Blocks);
+        Assert.Equal(appended.Count, cut.Packets);
+        AssertBlocks(appended, cut);
+        Assert.Equal(appended.Count, ReadAll(cut.Pcapng).Packets.Count);
+        CaptureWindowStats s = f.Window.Stats;
+        Assert.Equal(appended.Count, s.Blocks);
+        Assert.Equal(0, s.DroppedBlocks);
+        Assert.Equal(headerBytes + appended.Sum(b => (long)b.Length), s.Bytes);
+
+        // The older ones expired: the newest, from a chunk's middle.
+        f.Now = Wall0 + 60 * S + appended.Count - 10;
+        AssertBlocks(appended[^10..], f.Window.Cut()!);
+
+        // Blocks in and out of a span by turns: runs of a chunk with gaps between them.
+        int first = appended.Count;
+        for (int i = 0; i < 40; i++)
+            Add(Length(i), Wall0 + (i % 2 == 0 ? 30 : 55) * S);
+        CaptureWindowFile span = f.Window.Cut(TimeSpan.FromSeconds(10))!;
+        AssertBlocks(appended[first..].Where((_, i) => i % 2 == 1), span);
+        Assert.Equal(20, span.Blocks);
+    }
+
+    [Fact]
+    public void A_cut_keeps_its_bytes_while_the_window_drops_expires_and_reuses_its_memory()
+    {
+        const long Limit = 64 * 1024;
+        var f = new Feed(TimeSpan.FromSeconds(1), Limit);
+        f.Interface("lo");
+        var appended = new List<byte[]>();
+        void Add()
+        {
+            int seq = appended.Count;
+            long ts = Wall0 + seq * 20_000_000L; // 50 blocks a second
+            f.Now = ts;
+            byte[] b = Numbered(seq, ts, Length(seq));
+            appended.Add(b);
+            f.Window.Append(b);
+        }
+        for (int i = 0; i < 200; i++)
+            Add();
+        CaptureWindowFile first = f.Window.Cut()!;
+        byte[] copy = first.Pcapng.ToArray();
+        AssertBlocks(appended[^first.Blocks..], first);
+
+        // Many times over the limit and the window: every chunk let go and taken again.
+        for (int i = 0; i < 2000; i++)
+            Add();
+        CaptureWindowStats s = f.Window.Stats;
+        Assert.True(s.DroppedBlocks > 0, "nothing was dropped");
+        Assert.True(appended.Count - s.Blocks - s.DroppedBlocks > 0, "nothing expired");
+        Assert.True(s.Bytes - Limit < 4096, $"{s.Bytes} bytes held for a limit of {Limit}");
+
+        Assert.Equal(copy, first.Pcapng);
+        CaptureWindowFile second = f.Window.Cut()!;
+        Assert.Equal(s.Blocks, second.Blocks);
+        AssertBlocks(appended[^second.Blocks..], second);
+        Assert.Equal(second.Blocks, ReadAll(second.Pcapng).Packets.Count);
+    }
+
+    [Fact]
+    public void Cuts_copied_while_the_writer_goes_on_hold_whole_blocks_as_they_were_written()
+    {
+        // A small limit: the writer drops, expires and reuses chunks all the time, also while a
+        // cut copies outside the lock.
+        var f = new Feed(TimeSpan.FromMilliseconds(100), 64 * 1024);
+        f.Interface("lo");
+        // Now and then a pause longer than the window, or a block close to the limit: no block
+        // is left, and the next goes on where the last one ended.
+        static long Time(int seq) => Wall0 + seq * 2_000_000L + seq / 500 * 200_000_000L;
+        static int Size(int seq) => seq % 500 == 250 ? 60_000 : Length(seq);
+        int written = -1;
+        bool stop = false;
+        Exception? failed = null;
+        var writer = new Thread(() =>
+        {
+            try
+            {
+                for (int seq = 0; !Volatile.Read(ref stop); seq++)
+                {
+                    Volatile.Write(ref f.Now, Time(seq));
+                    f.Window.Append(Numbered(seq, Time(seq), Size(seq)));
+                    Volatile.Write(ref written, seq);
+                }
+            }
+            catch (Exception e)
+            {
+                failed = e;
+            }
+        });
+        writer.Start();
+        int cuts = 0, first = -1;
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (Volatile.Read(ref failed) is null && (cuts < 5000 || Volatile.Read(ref written) < 500_000) && clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                int before = Volatile.Read(ref written);
+                CaptureWindowFile cut = f.Window.Cut()!;
+                List<byte[]> blocks = PacketBlocks(cut.Pcapng);
+                Assert.Equal(cut.Blocks, blocks.Count);
+                if (before < 0)
+                    continue;
+                if (blocks.Count == 0)
+                {
+                    // the clock moved past a pause before the next block came
+                    Assert.True(Time(before) < cut.FromUnixNs, $"an empty cut, block {before} was written before it");
+                    continue;
+                }
+                int from = Seq(blocks[0]);
+                Assert.True(from >= first, $"a cut from block {from} after one from {first}");
+                for (int i = 0; i < blocks.Count; i++)
+                    Assert.Equal(Numbered(from + i, Time(from + i), Size(from + i)), blocks[i]);
+                Assert.True(from + blocks.Count - 1 >= before, $"the cut ends at {from + blocks.Count - 1}, block {before} was written before it");
+                first = from;
+                cuts++;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            writer.Join();
+        }
+        Assert.Null(failed);
+        Assert.True(cuts >= 5000, $"{cuts} cuts");
+        CaptureWindowStats s = f.Window.Stats;
+        Assert.True(s.DroppedBlocks > 0 && written + 1 - s.Blocks - s.DroppedBlocks > 0, "nothing dropped or nothing expired");
+    }
+
+    [Fact]
+    public void Appending_allocates_nothing_once_the_window_is_full()
+    {
+        var f = new Feed(TimeSpan.FromSeconds(1), 64 * 1024);
+        f.Interface("lo");
+        byte[][] blocks = Enumerable.Range(0, 1200).Select(i => Numbered(i, 0, Length(i))).ToArray();
+        int seq = 0;
+        void Append(int n)
+        {
+            for (int end = seq + n; seq < end; seq++)
+            {
+                long ts = Wall0 + seq * 20_000_000L;
+                byte[] b = blocks[seq % blocks.Length];
+                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(12), (uint)((ulong)ts >> 32));
+                BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(16), (uint)ts);
+                f.Now = ts;
+                f.Window.Append(b);
+            }
+        }
+        Append(5000);
+        f.Window.Cut();
+        Append(5000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Append(20_000);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        CaptureWindowStats s = f.Window.Stats;
+        Assert.True(s.DroppedBlocks > 0 && seq - s.Blocks - s.DroppedBlocks > 0, "nothing dropped or nothing expired");
     }
 }
