@@ -69,9 +69,11 @@ fi
 for tool in ss-bench-exec ss-pingpong ss-udpflood; do
   gcc -O2 -Wall -Wextra -Werror -o "$out/$tool" "bench/workloads/$tool.c"
 done
-# The floor: sysstream's two syscall hooks with empty programs.
-clang-14 -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 -Wall -Werror -Ibpf \
-  -c bench/workloads/ss-bench-hooks.bpf.c -o "$out/ss-bench-hooks.bpf.o"
+# The floors: trace's two syscall hooks and top's two byte hooks, with empty programs.
+for floor in ss-bench-hooks ss-bench-top-hooks; do
+  clang-14 -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 -Wall -Werror -Ibpf \
+    -c "bench/workloads/$floor.bpf.c" -o "$out/$floor.bpf.o"
+done
 gcc -O2 -Wall -Wextra -Werror -o "$out/ss-bench-hooks" bench/workloads/ss-bench-hooks.c -lbpf
 
 mb=()

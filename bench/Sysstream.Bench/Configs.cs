@@ -7,7 +7,7 @@ public enum TracerKind
     Top,
     Capture,
     Bpftrace,
-    /// <summary>sysstream's two syscall hooks with empty programs: the floor of the design.</summary>
+    /// <summary>A view's hooks with empty programs (ss-bench-hooks): the floor of its design.</summary>
     Floor,
 }
 
@@ -59,11 +59,15 @@ public sealed record TracerConfig(string Id, string Label, TracerKind Kind, stri
         new("trace-nomatch", $"`sysstream trace --comm {NoMatchComm}` (filter matching nothing)", TracerKind.Trace, "trace"),
         new("hooks-floor", "empty programs on tp_btf/sys_enter + sys_exit (the hooks' own cost)", TracerKind.Floor, null),
         new("top", "`sysstream top -o json > file`", TracerKind.Top, "top"),
+        new("top-floor", "empty programs on tp_btf/sock_send_length + sock_recv_length (top's hooks' own cost)", TracerKind.Floor, null),
         new("capture", "`sysstream capture -w file -s 64`", TracerKind.Capture, "capture"),
         new("bpftrace", "bpftrace printing each send/recv (sock tracepoints)", TracerKind.Bpftrace, null),
     ];
 
     public bool IsBaseline => Kind == TracerKind.None;
+
+    /// <summary>The BPF object of a floor configuration (built by bench/run.sh).</summary>
+    public string FloorObject => BaseId == "top-floor" ? "ss-bench-top-hooks.bpf.o" : "ss-bench-hooks.bpf.o";
 
     /// <summary>The command to launch (argv), or null for no tracer.</summary>
     public string[]? Argv(string exe, string tools, RunFiles f) => ArgvOf(ExeOverride ?? exe, tools, f);
@@ -71,7 +75,7 @@ public sealed record TracerConfig(string Id, string Label, TracerKind Kind, stri
     private string[]? ArgvOf(string exe, string tools, RunFiles f) => BaseId switch
     {
         "off" => null,
-        "hooks-floor" => [Path.Combine(tools, "ss-bench-hooks"), Path.Combine(tools, "ss-bench-hooks.bpf.o")],
+        "hooks-floor" or "top-floor" => [Path.Combine(tools, "ss-bench-hooks"), Path.Combine(tools, FloorObject)],
         "trace-json" => [exe, "trace", "-o", "json", "--stats-json", f.Stats],
         "trace-nomatch" => [exe, "trace", "--comm", NoMatchComm, "--stats-json", f.Stats],
         "top" => [exe, "top", "-o", "json"],
@@ -84,7 +88,7 @@ public sealed record TracerConfig(string Id, string Label, TracerKind Kind, stri
     public string CommandText => (ExeOverride is null ? "" : $"[B = {ExeOverride}] ") + BaseId switch
     {
         "off" => "",
-        "hooks-floor" => "ss-bench-hooks ss-bench-hooks.bpf.o (bench/workloads)",
+        "hooks-floor" or "top-floor" => $"ss-bench-hooks {FloorObject} (bench/workloads)",
         "trace-json" => "sysstream trace -o json --stats-json S > FILE",
         "trace-nomatch" => $"sysstream trace --comm {NoMatchComm} --stats-json S > FILE",
         "top" => "sysstream top -o json > FILE",

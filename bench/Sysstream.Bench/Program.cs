@@ -10,7 +10,7 @@ var rounds = new Option<int>("--rounds") { Description = "Rounds: each configura
 var seconds = new Option<double>("--seconds") { Description = "Measured seconds per run", DefaultValueFactory = _ => 10 };
 var warmup = new Option<double>("--warmup") { Description = "Seconds of load before each measured phase (tracer attached)", DefaultValueFactory = _ => 2 };
 var workloads = new Option<string[]>("--workload") { Description = "Workloads to run (repeatable): nginx-keepalive, nginx-close, tcp-pingpong, udp-flood; default all", AllowMultipleArgumentsPerToken = true };
-var configs = new Option<string[]>("--config") { Description = "Configurations (repeatable): trace-json, trace-nomatch, hooks-floor, top, capture, bpftrace; default all available", AllowMultipleArgumentsPerToken = true };
+var configs = new Option<string[]>("--config") { Description = "Configurations (repeatable): trace-json, trace-nomatch, hooks-floor, top, top-floor, capture, bpftrace; default all available", AllowMultipleArgumentsPerToken = true };
 var connections = new Option<int>("--connections") { Description = "wrk connections", DefaultValueFactory = _ => 16 };
 var outDir = new Option<string>("--out") { Description = "Where RESULTS.md and results.json go", DefaultValueFactory = _ => "bench" };
 var workDir = new Option<string>("--work-dir") { Description = "Scratch directory for the tracers' output (default: a new directory in /dev/shm, so disk speed is not measured)" };
@@ -115,9 +115,9 @@ namespace Sysstream.Bench
                     skipped.Add("bpftrace: not installed");
                     continue;
                 }
-                if (c.Kind == TracerKind.Floor && !File.Exists(Path.Combine(o.Tools, "ss-bench-hooks.bpf.o")))
+                if (c.Kind == TracerKind.Floor && !File.Exists(Path.Combine(o.Tools, c.FloorObject)))
                 {
-                    skipped.Add("hooks-floor: ss-bench-hooks.bpf.o not built (needs clang-14 and libbpf-dev)");
+                    skipped.Add($"{c.Id}: {c.FloorObject} not built (needs clang-14 and libbpf-dev)");
                     continue;
                 }
                 chosen.Add(c);
