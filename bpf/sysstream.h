@@ -186,6 +186,22 @@ struct ss_top_proc {
 	char comm[SS_COMM_LEN];
 };
 
+/* The process whose sends and receives one CPU is counting now (ss_top_cur, one value per CPU):
+ * its bytes and calls since it became this CPU's current one, not yet in its ss_top_procs row.
+ * While the same process keeps calling on a CPU, the byte hooks add here and look up no row; the
+ * next process to call there adds this to the row, then takes its place. User space adds it to
+ * the row it reads. seq is odd while the place changes hands (a sequence lock): a read of the
+ * rows between two reads of the same even seq neither misses nor doubles it. */
+struct ss_top_cur {
+	__u64 seq;
+	struct ss_top_pkey key; /* tgid 0: none yet */
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u64 tx_calls;
+	__u64 rx_calls;
+	__u64 last_ns;
+};
+
 /* ss_top_conn.flags */
 enum ss_top_conn_flags {
 	SS_TOP_CONN_ACTIVE = 1 << 0,      /* this end connected (CLOSE -> SYN_SENT seen) */

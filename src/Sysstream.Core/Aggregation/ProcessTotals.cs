@@ -90,6 +90,51 @@ public sealed record ProcessTotals
         };
     }
 
+    /// <summary>
+    /// True when no CPU changed its current process between the two reads of ss_top_cur, nor was
+    /// changing it during either (an odd seq): rows read in between hold none of the counts of
+    /// <paramref name="after"/>.
+    /// </summary>
+    public static bool Unchanged(ReadOnlySpan<TopCur> before, ReadOnlySpan<TopCur> after)
+    {
+        for (int i = 0; i < before.Length && i < after.Length; i++)
+        {
+            if (before[i].Seq != after[i].Seq || (after[i].Seq & 1) != 0)
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Adds each CPU's current counts to the row of its process, among the rows from
+    /// <paramref name="start"/> on. Counts of a process without a row are left out: its row was
+    /// retired (they were counted then) or evicted.
+    /// </summary>
+    public static void AddCurrent(List<ProcessTotals> rows, int start, ReadOnlySpan<TopCur> cpus)
+    {
+        for (int i = 0; i < cpus.Length; i++)
+        {
+            ref readonly TopCur c = ref cpus[i];
+            if (c.Key.Tgid == 0 || (c.TxCalls | c.RxCalls) == 0)
+                continue;
+            for (int r = start; r < rows.Count; r++)
+            {
+                ProcessTotals p = rows[r];
+                if (p.Pid != (int)c.Key.Tgid || p.StartNs != c.Key.StartNs)
+                    continue;
+                rows[r] = p with
+                {
+                    TxBytes = p.TxBytes + c.TxBytes,
+                    RxBytes = p.RxBytes + c.RxBytes,
+                    TxCalls = p.TxCalls + c.TxCalls,
+                    RxCalls = p.RxCalls + c.RxCalls,
+                    LastNs = Math.Max(p.LastNs, c.LastNs),
+                };
+                break;
+            }
+        }
+    }
+
     private static unsafe string CString(TopProc p) => CStrings.FromC(new ReadOnlySpan<byte>(p.Comm, 16));
 }
 

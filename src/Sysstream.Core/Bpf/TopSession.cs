@@ -34,6 +34,7 @@ public sealed class TopSession : ITopSource, IDisposable
 {
     public const string ObjectName = "top.bpf.o";
     public const string ProcsMap = "ss_top_procs";
+    public const string CurrentMap = "ss_top_cur";
     public const string ConnsMap = "ss_top_conns";
     public const string PeersMap = "ss_top_peers";
 
@@ -45,7 +46,8 @@ public sealed class TopSession : ITopSource, IDisposable
 
     private readonly BpfObject _obj;
     private readonly FilterSetup _filters = new();
-    private int _procsFd = -1, _connsFd = -1, _peersFd = -1, _cgroupFd = -1;
+    private int _procsFd = -1, _currentFd = -1, _connsFd = -1, _peersFd = -1, _cgroupFd = -1;
+    private TopCur[] _currentBefore = [], _currentAfter = [];
 
     /// <summary>Hooks attached, as "tp_btf/sock_send_length" etc.</summary>
     public IReadOnlyList<string> Attached { get; private set; } = [];
@@ -105,6 +107,10 @@ public sealed class TopSession : ITopSource, IDisposable
             obj.Load();
             session._filters.Fill(obj, options.Filter);
             session._procsFd = obj.MapFd(ProcsMap);
+            session._currentFd = obj.MapFd(CurrentMap);
+            int cpus = Math.Max(1, Interop.Libbpf.libbpf_num_possible_cpus());
+            session._currentBefore = new TopCur[cpus];
+            session._currentAfter = new TopCur[cpus];
             session._connsFd = obj.MapFd(ConnsMap);
             session._peersFd = obj.MapFd(PeersMap);
             var attached = new List<string>();
@@ -175,9 +181,28 @@ public sealed class TopSession : ITopSource, IDisposable
     /// <summary>CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.</summary>
     public ulong NowNs() => (ulong)Interop.Libc.ClockGettimeNs(Interop.Libc.CLOCK_MONOTONIC);
 
-    public void ReadProcesses(List<ProcessTotals> into) =>
-        MapWalker.Walk(_procsFd, perCpu: true, (in TopPkey key, ReadOnlySpan<TopProc> cpus) =>
-            into.Add(ProcessTotals.Merge(key, cpus)), ProcsMap);
+    /// <summary>
+    /// The process rows, each with what its CPUs' current counts (ss_top_cur) hold for it. Those
+    /// are read before and after the rows: when a CPU changed its current process in between, its
+    /// counts may have moved into a row already read or not, and the rows are read again.
+    /// </summary>
+    public void ReadProcesses(List<ProcessTotals> into)
+    {
+        int start = into.Count;
+        for (int attempt = 1; ; attempt++)
+        {
+            into.RemoveRange(start, into.Count - start);
+            MapWalker.LookupPerCpu(_currentFd, 0u, _currentBefore, CurrentMap);
+            MapWalker.Walk(_procsFd, perCpu: true, (in TopPkey key, ReadOnlySpan<TopProc> cpus) =>
+                into.Add(ProcessTotals.Merge(key, cpus)), ProcsMap);
+            MapWalker.LookupPerCpu(_currentFd, 0u, _currentAfter, CurrentMap);
+            // Still apart after a few tries (a CPU switching between processes without pause):
+            // what moved is missing from this read at worst, and shows in the next one.
+            if (ProcessTotals.Unchanged(_currentBefore, _currentAfter) || attempt == 3)
+                break;
+        }
+        ProcessTotals.AddCurrent(into, start, _currentAfter);
+    }
 
     public void ReadConnections(List<ConnectionTotals> into) =>
         MapWalker.Walk(_connsFd, perCpu: false, (in ulong key, ReadOnlySpan<TopConn> values) =>

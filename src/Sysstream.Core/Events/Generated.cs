@@ -257,6 +257,18 @@ public unsafe partial struct TopConn
     [FieldOffset(152)] public fixed byte Comm[16];
 }
 
+[StructLayout(LayoutKind.Explicit, Size = 64)]
+public unsafe partial struct TopCur
+{
+    [FieldOffset(0)] public ulong Seq;
+    [FieldOffset(8)] public TopPkey Key;
+    [FieldOffset(24)] public ulong TxBytes;
+    [FieldOffset(32)] public ulong RxBytes;
+    [FieldOffset(40)] public ulong TxCalls;
+    [FieldOffset(48)] public ulong RxCalls;
+    [FieldOffset(56)] public ulong LastNs;
+}
+
 [StructLayout(LayoutKind.Explicit, Size = 56)]
 public unsafe partial struct TopPeer
 {

@@ -58,6 +58,62 @@ public sealed class AggregationTests
         Assert.False(p.Exited);
     }
 
+    private static TopCur Current(uint tgid, ulong start, ulong tx, ulong rx, ulong last, ulong seq = 2) => new()
+    {
+        Seq = seq,
+        Key = new TopPkey { Tgid = tgid, StartNs = start },
+        TxBytes = tx,
+        RxBytes = rx,
+        TxCalls = tx > 0 ? 1UL : 0,
+        RxCalls = rx > 0 ? 1UL : 0,
+        LastNs = last,
+    };
+
+    [Fact]
+    public void AddCurrent_AddsEachCpusCountsToItsProcessOnly()
+    {
+        var rows = new List<ProcessTotals>
+        {
+            new() { Pid = 1, StartNs = 10, TxBytes = 100, RxBytes = 5, TxCalls = 2, RxCalls = 1, LastNs = 50 },
+            new() { Pid = 1, StartNs = 11, TxBytes = 7 }, // the same pid, a later process
+            new() { Pid = 2, StartNs = 20, RxBytes = 30, RxCalls = 3, LastNs = 90 },
+        };
+        TopCur[] cpus =
+        [
+            Current(1, 10, tx: 40, rx: 0, last: 70),
+            Current(2, 20, tx: 0, rx: 8, last: 60),   // older than the row's last activity
+            Current(3, 30, tx: 9, rx: 9, last: 99),   // no row: retired or evicted, left out
+            default,                                  // a CPU that counted nothing yet
+        ];
+
+        ProcessTotals.AddCurrent(rows, 0, cpus);
+
+        Assert.Equal((140UL, 5UL, 3UL, 1UL, 70UL), (rows[0].TxBytes, rows[0].RxBytes, rows[0].TxCalls, rows[0].RxCalls, rows[0].LastNs));
+        Assert.Equal(7UL, rows[1].TxBytes);
+        Assert.Equal((38UL, 4UL, 90UL), (rows[2].RxBytes, rows[2].RxCalls, rows[2].LastNs));
+        Assert.Equal(3, rows.Count);
+    }
+
+    [Fact]
+    public void AddCurrent_LeavesRowsBeforeStartAlone()
+    {
+        var rows = new List<ProcessTotals> { new() { Pid = 1, StartNs = 10 }, new() { Pid = 1, StartNs = 10 } };
+        ProcessTotals.AddCurrent(rows, 1, [Current(1, 10, tx: 5, rx: 0, last: 1)]);
+        Assert.Equal(0UL, rows[0].TxBytes);
+        Assert.Equal(5UL, rows[1].TxBytes);
+    }
+
+    [Theory]
+    [InlineData(2, 2, true)]   // no change of process on the CPU
+    [InlineData(2, 4, false)]  // changed between the reads: its counts may be in a row already
+    [InlineData(3, 3, false)]  // changing while read
+    public void Unchanged_OnlyWhenEveryCpusSequenceIsTheSameAndEven(ulong before, ulong after, bool unchanged)
+    {
+        TopCur[] a = [Current(1, 1, 1, 0, 1, seq: 2), Current(2, 2, 1, 0, 1, seq: before)];
+        TopCur[] b = [Current(1, 1, 5, 0, 1, seq: 2), Current(2, 2, 1, 0, 1, seq: after)];
+        Assert.Equal(unchanged, ProcessTotals.Unchanged(a, b));
+    }
+
     [Fact]
     public unsafe void ConnectionFrom_NormalisesV4MappedAddresses()
     {
