@@ -108,14 +108,15 @@ public sealed record ProcessTotals
     /// <summary>
     /// Adds each CPU's current counts to the row of its process, among the rows from
     /// <paramref name="start"/> on. Counts of a process without a row are left out: its row was
-    /// retired (they were counted then) or evicted.
+    /// retired (they were counted then) or evicted. So are those of a CPU caught changing its
+    /// current process (an odd seq): part of them may be in the row already.
     /// </summary>
     public static void AddCurrent(List<ProcessTotals> rows, int start, ReadOnlySpan<TopCur> cpus)
     {
         for (int i = 0; i < cpus.Length; i++)
         {
             ref readonly TopCur c = ref cpus[i];
-            if (c.Key.Tgid == 0 || (c.TxCalls | c.RxCalls) == 0)
+            if (c.Key.Tgid == 0 || (c.TxCalls | c.RxCalls) == 0 || (c.Seq & 1) != 0)
                 continue;
             for (int r = start; r < rows.Count; r++)
             {

@@ -103,6 +103,14 @@ public sealed class AggregationTests
         Assert.Equal(5UL, rows[1].TxBytes);
     }
 
+    [Fact]
+    public void AddCurrent_LeavesOutACpuCaughtChangingItsProcess()
+    {
+        var rows = new List<ProcessTotals> { new() { Pid = 1, StartNs = 10, TxBytes = 3 } };
+        ProcessTotals.AddCurrent(rows, 0, [Current(1, 10, tx: 5, rx: 0, last: 1, seq: 7)]);
+        Assert.Equal(3UL, rows[0].TxBytes);
+    }
+
     [Theory]
     [InlineData(2, 2, true)]   // no change of process on the CPU
     [InlineData(2, 4, false)]  // changed between the reads: its counts may be in a row already
