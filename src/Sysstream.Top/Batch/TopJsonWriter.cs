@@ -12,6 +12,9 @@ namespace Sysstream.Top.Batch;
 /// </summary>
 public sealed class TopJsonWriter
 {
+    /// <summary>Buffered JSON beyond this goes to the stream, so a large frame is never held whole.</summary>
+    private const int FlushBytes = 64 * 1024;
+
     private readonly Stream _out;
     private readonly EventClock _clock;
     private readonly byte[] _ts = new byte[40];
@@ -36,39 +39,51 @@ public sealed class TopJsonWriter
     {
         var state = new TopState { Frame = frame };
         w.WriteStartObject();
-        WriteTime(w, "ts", frame.Snapshot.TakenNs);
-        w.WriteNumber("ts_ns", _clock.ToUnixNs(frame.Snapshot.TakenNs));
-        w.WriteNumber("interval_s", Math.Round(frame.IntervalSeconds, 6));
+        WriteTime(w, Key.Ts, frame.Snapshot.TakenNs);
+        w.WriteNumber(Key.TsNs, _clock.ToUnixNs(frame.Snapshot.TakenNs));
+        w.WriteNumber(Key.IntervalS, Math.Round(frame.IntervalSeconds, 6));
 
         TotalsRow t = frame.Totals;
-        w.WriteStartObject("totals");
-        w.WriteNumber("tx_bytes", t.TxBytes);
-        w.WriteNumber("rx_bytes", t.RxBytes);
-        w.WriteNumber("tx_rate", Math.Round(t.TxRate, 1));
-        w.WriteNumber("rx_rate", Math.Round(t.RxRate, 1));
-        w.WriteNumber("processes", t.Processes);
-        w.WriteNumber("exited_processes", t.ExitedProcesses);
-        w.WriteNumber("connections", t.Connections);
-        w.WriteNumber("open_connections", t.OpenConnections);
-        w.WriteNumber("connects", t.Connects);
-        w.WriteNumber("connect_fails", t.ConnectFails);
-        w.WriteNumber("resets", t.Resets);
-        w.WriteNumber("retransmits", t.Retransmits);
+        w.WriteStartObject(Key.Totals);
+        w.WriteNumber(Key.TxBytes, t.TxBytes);
+        w.WriteNumber(Key.RxBytes, t.RxBytes);
+        WriteRate(w, Key.TxRate, t.TxRate);
+        WriteRate(w, Key.RxRate, t.RxRate);
+        w.WriteNumber(Key.Processes, t.Processes);
+        w.WriteNumber(Key.ExitedProcesses, t.ExitedProcesses);
+        w.WriteNumber(Key.Connections, t.Connections);
+        w.WriteNumber(Key.OpenConnections, t.OpenConnections);
+        w.WriteNumber(Key.Connects, t.Connects);
+        w.WriteNumber(Key.ConnectFails, t.ConnectFails);
+        w.WriteNumber(Key.Resets, t.Resets);
+        w.WriteNumber(Key.Retransmits, t.Retransmits);
         w.WriteEndObject();
 
-        w.WriteStartArray("processes");
+        w.WriteStartArray(Key.Processes);
         foreach (ProcessRow p in TopModel.Processes(state))
+        {
             WriteProcess(w, p);
+            if (w.BytesPending > FlushBytes)
+                w.Flush();
+        }
         w.WriteEndArray();
 
-        w.WriteStartArray("connections");
+        w.WriteStartArray(Key.Connections);
         foreach (ConnectionRow c in TopModel.Connections(state))
+        {
             WriteConnection(w, c);
+            if (w.BytesPending > FlushBytes)
+                w.Flush();
+        }
         w.WriteEndArray();
 
-        w.WriteStartArray("hosts");
+        w.WriteStartArray(Key.Hosts);
         foreach (HostRow h in TopModel.Hosts(state))
+        {
             WriteHost(w, h);
+            if (w.BytesPending > FlushBytes)
+                w.Flush();
+        }
         w.WriteEndArray();
         w.WriteEndObject();
     }
@@ -77,28 +92,28 @@ public sealed class TopJsonWriter
     {
         ProcessTotals t = p.Totals;
         w.WriteStartObject();
-        w.WriteNumber("pid", t.Pid);
-        w.WriteNumber("ppid", t.Ppid);
-        w.WriteNumber("uid", t.Uid);
-        w.WriteString("user", p.User);
-        w.WriteString("comm", t.Comm);
-        w.WriteString("cmdline", p.CommandLine);
-        w.WriteBoolean("exited", t.Exited);
-        WriteTime(w, "exit_ts", t.ExitNs);
-        WriteTime(w, "first_seen", t.FirstNs);
-        WriteTime(w, "last_seen", t.LastNs);
-        w.WriteNumber("cgroup_id", t.CgroupId);
-        w.WriteNumber("sockets", p.Sockets);
-        w.WriteNumber("tx_rate", Math.Round(p.TxRate, 1));
-        w.WriteNumber("rx_rate", Math.Round(p.RxRate, 1));
-        w.WriteNumber("tx_bytes", t.TxBytes);
-        w.WriteNumber("rx_bytes", t.RxBytes);
-        w.WriteNumber("tx_calls", t.TxCalls);
-        w.WriteNumber("rx_calls", t.RxCalls);
-        w.WriteNumber("connects", t.Connects);
-        w.WriteNumber("connect_fails", t.ConnectFails);
-        w.WriteNumber("resets", t.Resets);
-        w.WriteNumber("retransmits", t.Retransmits);
+        w.WriteNumber(Key.Pid, t.Pid);
+        w.WriteNumber(Key.Ppid, t.Ppid);
+        w.WriteNumber(Key.Uid, t.Uid);
+        w.WriteString(Key.User, p.User);
+        w.WriteString(Key.Comm, t.Comm);
+        w.WriteString(Key.Cmdline, p.CommandLine);
+        w.WriteBoolean(Key.Exited, t.Exited);
+        WriteTime(w, Key.ExitTs, t.ExitNs);
+        WriteTime(w, Key.FirstSeen, t.FirstNs);
+        WriteTime(w, Key.LastSeen, t.LastNs);
+        w.WriteNumber(Key.CgroupId, t.CgroupId);
+        w.WriteNumber(Key.Sockets, p.Sockets);
+        WriteRate(w, Key.TxRate, p.TxRate);
+        WriteRate(w, Key.RxRate, p.RxRate);
+        w.WriteNumber(Key.TxBytes, t.TxBytes);
+        w.WriteNumber(Key.RxBytes, t.RxBytes);
+        w.WriteNumber(Key.TxCalls, t.TxCalls);
+        w.WriteNumber(Key.RxCalls, t.RxCalls);
+        w.WriteNumber(Key.Connects, t.Connects);
+        w.WriteNumber(Key.ConnectFails, t.ConnectFails);
+        w.WriteNumber(Key.Resets, t.Resets);
+        w.WriteNumber(Key.Retransmits, t.Retransmits);
         w.WriteEndObject();
     }
 
@@ -106,56 +121,56 @@ public sealed class TopJsonWriter
     {
         ConnectionTotals t = c.Totals;
         w.WriteStartObject();
-        w.WriteNumber("cookie", t.Cookie);
-        w.WriteString("proto", c.Proto);
-        w.WriteString("family", FamilyName(t.Family));
+        w.WriteNumber(Key.Cookie, t.Cookie);
+        w.WriteString(Key.Proto, c.Proto);
+        w.WriteString(Key.Family, FamilyName(t.Family));
         if (t.Family == Sock.AF_UNIX)
         {
-            w.WriteNull("laddr");
-            w.WriteNull("lport");
-            w.WriteNull("raddr");
-            w.WriteNull("rport");
+            w.WriteNull(Key.Laddr);
+            w.WriteNull(Key.Lport);
+            w.WriteNull(Key.Raddr);
+            w.WriteNull(Key.Rport);
         }
         else
         {
-            w.WriteString("laddr", Endpoints.Host(t.LocalAddress));
-            w.WriteNumber("lport", t.LocalPort);
-            w.WriteString("raddr", Endpoints.Host(t.RemoteAddress));
-            w.WriteNumber("rport", t.RemotePort);
+            w.WriteString(Key.Laddr, AddressText(t.LocalAddress));
+            w.WriteNumber(Key.Lport, t.LocalPort);
+            w.WriteString(Key.Raddr, AddressText(t.RemoteAddress));
+            w.WriteNumber(Key.Rport, t.RemotePort);
         }
-        w.WriteString("state", c.State);
+        w.WriteString(Key.State, c.State);
         if (t.OwnerPid != 0)
         {
-            w.WriteNumber("pid", t.OwnerPid);
-            w.WriteString("comm", t.OwnerComm);
-            w.WriteNumber("uid", t.OwnerUid);
-            w.WriteString("user", c.OwnerUser);
+            w.WriteNumber(Key.Pid, t.OwnerPid);
+            w.WriteString(Key.Comm, t.OwnerComm);
+            w.WriteNumber(Key.Uid, t.OwnerUid);
+            w.WriteString(Key.User, c.OwnerUser);
         }
         else
         {
-            w.WriteNull("pid");
-            w.WriteNull("comm");
-            w.WriteNull("uid");
-            w.WriteNull("user");
+            w.WriteNull(Key.Pid);
+            w.WriteNull(Key.Comm);
+            w.WriteNull(Key.Uid);
+            w.WriteNull(Key.User);
         }
-        w.WriteNumber("inode", t.Inode);
-        w.WriteNumber("tx_rate", Math.Round(c.TxRate, 1));
-        w.WriteNumber("rx_rate", Math.Round(c.RxRate, 1));
-        w.WriteNumber("tx_bytes", t.TxBytes);
-        w.WriteNumber("rx_bytes", t.RxBytes);
-        w.WriteNumber("tx_calls", t.TxCalls);
-        w.WriteNumber("rx_calls", t.RxCalls);
+        w.WriteNumber(Key.Inode, t.Inode);
+        WriteRate(w, Key.TxRate, c.TxRate);
+        WriteRate(w, Key.RxRate, c.RxRate);
+        w.WriteNumber(Key.TxBytes, t.TxBytes);
+        w.WriteNumber(Key.RxBytes, t.RxBytes);
+        w.WriteNumber(Key.TxCalls, t.TxCalls);
+        w.WriteNumber(Key.RxCalls, t.RxCalls);
         if (t.IsTcp)
-            w.WriteNumber("srtt_us", t.SrttUs);
+            w.WriteNumber(Key.SrttUs, t.SrttUs);
         else
-            w.WriteNull("srtt_us");
-        w.WriteNumber("retransmits", t.Retransmits);
-        w.WriteNumber("age_s", Math.Round(c.AgeSeconds, 3));
-        WriteTime(w, "first_seen", t.FirstNs);
-        WriteTime(w, "last_seen", t.LastNs);
-        w.WriteBoolean("closed", t.Closed);
-        w.WriteStartArray("flags");
-        foreach ((TopConnFlags flag, string name) in FlagNames)
+            w.WriteNull(Key.SrttUs);
+        w.WriteNumber(Key.Retransmits, t.Retransmits);
+        w.WriteNumber(Key.AgeS, Math.Round(c.AgeSeconds, 3));
+        WriteTime(w, Key.FirstSeen, t.FirstNs);
+        WriteTime(w, Key.LastSeen, t.LastNs);
+        w.WriteBoolean(Key.Closed, t.Closed);
+        w.WriteStartArray(Key.Flags);
+        foreach ((TopConnFlags flag, JsonEncodedText name) in FlagNames)
         {
             if ((t.Flags & flag) != 0)
                 w.WriteStringValue(name);
@@ -164,37 +179,110 @@ public sealed class TopJsonWriter
         w.WriteEndObject();
     }
 
-    private static readonly (TopConnFlags Flag, string Name)[] FlagNames =
+    private static readonly (TopConnFlags Flag, JsonEncodedText Name)[] FlagNames =
     [
-        (TopConnFlags.Active, "active"),
-        (TopConnFlags.Passive, "passive"),
-        (TopConnFlags.Established, "established"),
-        (TopConnFlags.Failed, "failed"),
-        (TopConnFlags.RstRx, "rst_rx"),
-        (TopConnFlags.RstTx, "rst_tx"),
-        (TopConnFlags.Closed, "closed"),
+        (TopConnFlags.Active, JsonEncodedText.Encode("active")),
+        (TopConnFlags.Passive, JsonEncodedText.Encode("passive")),
+        (TopConnFlags.Established, JsonEncodedText.Encode("established")),
+        (TopConnFlags.Failed, JsonEncodedText.Encode("failed")),
+        (TopConnFlags.RstRx, JsonEncodedText.Encode("rst_rx")),
+        (TopConnFlags.RstTx, JsonEncodedText.Encode("rst_tx")),
+        (TopConnFlags.Closed, JsonEncodedText.Encode("closed")),
     ];
+
+    // The last addresses written, as encoded text: a frame's rows share a few addresses.
+    private readonly System.Net.IPAddress?[] _addresses = new System.Net.IPAddress?[4];
+    private readonly JsonEncodedText[] _addressTexts = new JsonEncodedText[4];
+    private int _nextAddress;
+
+    private JsonEncodedText AddressText(System.Net.IPAddress? address)
+    {
+        for (int i = 0; i < _addresses.Length; i++)
+        {
+            if (_addresses[i] is { } known && known.Equals(address))
+                return _addressTexts[i];
+        }
+        var text = JsonEncodedText.Encode(Endpoints.Host(address));
+        if (address is not null)
+        {
+            _addresses[_nextAddress] = address;
+            _addressTexts[_nextAddress] = text;
+            _nextAddress = (_nextAddress + 1) % _addresses.Length;
+        }
+        return text;
+    }
 
     private static void WriteHost(Utf8JsonWriter w, HostRow h)
     {
         w.WriteStartObject();
-        w.WriteString("raddr", h.Address);
-        w.WriteNumber("connections", h.Connections);
-        w.WriteNumber("open_connections", h.OpenConnections);
-        w.WriteStartArray("pids");
+        w.WriteString(Key.Raddr, h.Address);
+        w.WriteNumber(Key.Connections, h.Connections);
+        w.WriteNumber(Key.OpenConnections, h.OpenConnections);
+        w.WriteStartArray(Key.Pids);
         foreach (int pid in h.Pids)
             w.WriteNumberValue(pid);
         w.WriteEndArray();
-        w.WriteStartArray("comms");
+        w.WriteStartArray(Key.Comms);
         foreach (string comm in h.Comms)
             w.WriteStringValue(comm);
         w.WriteEndArray();
-        w.WriteNumber("tx_rate", Math.Round(h.TxRate, 1));
-        w.WriteNumber("rx_rate", Math.Round(h.RxRate, 1));
-        w.WriteNumber("tx_bytes", h.TxBytes);
-        w.WriteNumber("rx_bytes", h.RxBytes);
-        w.WriteNumber("retransmits", h.Retransmits);
+        WriteRate(w, Key.TxRate, h.TxRate);
+        WriteRate(w, Key.RxRate, h.RxRate);
+        w.WriteNumber(Key.TxBytes, h.TxBytes);
+        w.WriteNumber(Key.RxBytes, h.RxBytes);
+        w.WriteNumber(Key.Retransmits, h.Retransmits);
         w.WriteEndObject();
+    }
+
+    /// <summary>The property names, encoded once: a frame may hold tens of thousands of rows.</summary>
+    private static class Key
+    {
+        public static readonly JsonEncodedText AgeS = JsonEncodedText.Encode("age_s");
+        public static readonly JsonEncodedText CgroupId = JsonEncodedText.Encode("cgroup_id");
+        public static readonly JsonEncodedText Closed = JsonEncodedText.Encode("closed");
+        public static readonly JsonEncodedText Cmdline = JsonEncodedText.Encode("cmdline");
+        public static readonly JsonEncodedText Comm = JsonEncodedText.Encode("comm");
+        public static readonly JsonEncodedText Comms = JsonEncodedText.Encode("comms");
+        public static readonly JsonEncodedText ConnectFails = JsonEncodedText.Encode("connect_fails");
+        public static readonly JsonEncodedText Connections = JsonEncodedText.Encode("connections");
+        public static readonly JsonEncodedText Connects = JsonEncodedText.Encode("connects");
+        public static readonly JsonEncodedText Cookie = JsonEncodedText.Encode("cookie");
+        public static readonly JsonEncodedText ExitTs = JsonEncodedText.Encode("exit_ts");
+        public static readonly JsonEncodedText Exited = JsonEncodedText.Encode("exited");
+        public static readonly JsonEncodedText ExitedProcesses = JsonEncodedText.Encode("exited_processes");
+        public static readonly JsonEncodedText Family = JsonEncodedText.Encode("family");
+        public static readonly JsonEncodedText FirstSeen = JsonEncodedText.Encode("first_seen");
+        public static readonly JsonEncodedText Flags = JsonEncodedText.Encode("flags");
+        public static readonly JsonEncodedText Hosts = JsonEncodedText.Encode("hosts");
+        public static readonly JsonEncodedText Inode = JsonEncodedText.Encode("inode");
+        public static readonly JsonEncodedText IntervalS = JsonEncodedText.Encode("interval_s");
+        public static readonly JsonEncodedText Laddr = JsonEncodedText.Encode("laddr");
+        public static readonly JsonEncodedText LastSeen = JsonEncodedText.Encode("last_seen");
+        public static readonly JsonEncodedText Lport = JsonEncodedText.Encode("lport");
+        public static readonly JsonEncodedText OpenConnections = JsonEncodedText.Encode("open_connections");
+        public static readonly JsonEncodedText Pid = JsonEncodedText.Encode("pid");
+        public static readonly JsonEncodedText Pids = JsonEncodedText.Encode("pids");
+        public static readonly JsonEncodedText Ppid = JsonEncodedText.Encode("ppid");
+        public static readonly JsonEncodedText Processes = JsonEncodedText.Encode("processes");
+        public static readonly JsonEncodedText Proto = JsonEncodedText.Encode("proto");
+        public static readonly JsonEncodedText Raddr = JsonEncodedText.Encode("raddr");
+        public static readonly JsonEncodedText Resets = JsonEncodedText.Encode("resets");
+        public static readonly JsonEncodedText Retransmits = JsonEncodedText.Encode("retransmits");
+        public static readonly JsonEncodedText Rport = JsonEncodedText.Encode("rport");
+        public static readonly JsonEncodedText RxBytes = JsonEncodedText.Encode("rx_bytes");
+        public static readonly JsonEncodedText RxCalls = JsonEncodedText.Encode("rx_calls");
+        public static readonly JsonEncodedText RxRate = JsonEncodedText.Encode("rx_rate");
+        public static readonly JsonEncodedText Sockets = JsonEncodedText.Encode("sockets");
+        public static readonly JsonEncodedText SrttUs = JsonEncodedText.Encode("srtt_us");
+        public static readonly JsonEncodedText State = JsonEncodedText.Encode("state");
+        public static readonly JsonEncodedText Totals = JsonEncodedText.Encode("totals");
+        public static readonly JsonEncodedText Ts = JsonEncodedText.Encode("ts");
+        public static readonly JsonEncodedText TsNs = JsonEncodedText.Encode("ts_ns");
+        public static readonly JsonEncodedText TxBytes = JsonEncodedText.Encode("tx_bytes");
+        public static readonly JsonEncodedText TxCalls = JsonEncodedText.Encode("tx_calls");
+        public static readonly JsonEncodedText TxRate = JsonEncodedText.Encode("tx_rate");
+        public static readonly JsonEncodedText Uid = JsonEncodedText.Encode("uid");
+        public static readonly JsonEncodedText User = JsonEncodedText.Encode("user");
     }
 
     public static string FamilyName(ushort family) => family switch
@@ -206,7 +294,18 @@ public sealed class TopJsonWriter
     };
 
     /// <summary>A monotonic timestamp as RFC 3339 wall-clock time; null for 0 (never).</summary>
-    private void WriteTime(Utf8JsonWriter w, string name, ulong monotonicNs)
+    /// <summary>A rate to one decimal; written as an integer when it is one (the same text,
+    /// without formatting a double: most rows of a busy frame are idle).</summary>
+    private static void WriteRate(Utf8JsonWriter w, JsonEncodedText name, double rate)
+    {
+        double r = Math.Round(rate, 1);
+        if (r >= 0 && r < 1e15 && r == Math.Floor(r))
+            w.WriteNumber(name, (long)r);
+        else
+            w.WriteNumber(name, r);
+    }
+
+    private void WriteTime(Utf8JsonWriter w, JsonEncodedText name, ulong monotonicNs)
     {
         if (monotonicNs == 0)
         {
