@@ -406,11 +406,17 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		p = top_switch(cur, &key);
 		if (!p)
 			return 0;
-		/* the facts' time decides which CPU's copy is the newest: a real clock */
-		if (!p->facts_ns)
-			top_proc_facts(p, task, uid_gid, bpf_ktime_get_ns());
-		if (!p->first_ns)
-			p->first_ns = now;
+		/* A real clock here (this runs once per change of process on a CPU): the facts' time
+		 * decides which CPU's copy is the newest, and the socket's clock may predate the
+		 * process (a socket inherited with data already received). */
+		if (!p->facts_ns || !p->first_ns) {
+			__u64 t = bpf_ktime_get_ns();
+
+			if (!p->facts_ns)
+				top_proc_facts(p, task, uid_gid, t);
+			if (!p->first_ns)
+				p->first_ns = t;
+		}
 	}
 	cur->last_ns = now;
 	if (tx) {
