@@ -103,19 +103,6 @@ internal static unsafe class MapWalker
         }
     }
 
-    /// <summary>Reads one key of a per-CPU map into <paramref name="cpus"/> (one value per possible CPU).</summary>
-    public static void LookupPerCpu<TKey, TValue>(int fd, TKey key, TValue[] cpus, string mapName)
-        where TKey : unmanaged where TValue : unmanaged
-    {
-        if (sizeof(TValue) % 8 != 0)
-            throw new InvalidOperationException($"per-CPU value {typeof(TValue).Name} is not a multiple of 8 bytes");
-        fixed (TValue* v = cpus)
-        {
-            if (Libbpf.bpf_map_lookup_elem(fd, &key, v) != 0)
-                throw SysstreamException.FromErrno($"reading BPF map {mapName}", Marshal.GetLastPInvokeError());
-        }
-    }
-
     /// <summary>Deletes one entry; false when it was already gone.</summary>
     public static bool Delete<TKey>(int fd, TKey key, string mapName) where TKey : unmanaged
     {

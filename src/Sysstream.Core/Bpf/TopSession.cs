@@ -46,8 +46,7 @@ public sealed class TopSession : ITopSource, IDisposable
 
     private readonly BpfObject _obj;
     private readonly FilterSetup _filters = new();
-    private int _procsFd = -1, _currentFd = -1, _connsFd = -1, _peersFd = -1, _cgroupFd = -1;
-    private TopCur[] _currentBefore = [], _currentAfter = [];
+    private int _procsFd = -1, _connsFd = -1, _peersFd = -1, _cgroupFd = -1;
 
     /// <summary>Hooks attached, as "tp_btf/sock_send_length" etc.</summary>
     public IReadOnlyList<string> Attached { get; private set; } = [];
@@ -107,10 +106,6 @@ public sealed class TopSession : ITopSource, IDisposable
             obj.Load();
             session._filters.Fill(obj, options.Filter);
             session._procsFd = obj.MapFd(ProcsMap);
-            session._currentFd = obj.MapFd(CurrentMap);
-            int cpus = Math.Max(1, Interop.Libbpf.libbpf_num_possible_cpus());
-            session._currentBefore = new TopCur[cpus];
-            session._currentAfter = new TopCur[cpus];
             session._connsFd = obj.MapFd(ConnsMap);
             session._peersFd = obj.MapFd(PeersMap);
             var attached = new List<string>();
@@ -189,19 +184,20 @@ public sealed class TopSession : ITopSource, IDisposable
     public void ReadProcesses(List<ProcessTotals> into)
     {
         int start = into.Count;
+        TopCur[] after;
         for (int attempt = 1; ; attempt++)
         {
             into.RemoveRange(start, into.Count - start);
-            MapWalker.LookupPerCpu(_currentFd, 0u, _currentBefore, CurrentMap);
+            TopCur[] before = _obj.LookupPerCpu<TopCur>(CurrentMap, 0);
             MapWalker.Walk(_procsFd, perCpu: true, (in TopPkey key, ReadOnlySpan<TopProc> cpus) =>
                 into.Add(ProcessTotals.Merge(key, cpus)), ProcsMap);
-            MapWalker.LookupPerCpu(_currentFd, 0u, _currentAfter, CurrentMap);
+            after = _obj.LookupPerCpu<TopCur>(CurrentMap, 0);
             // Still apart after a few tries (a CPU switching between processes without pause):
             // what moved is missing from this read at worst, and shows in the next one.
-            if (ProcessTotals.Unchanged(_currentBefore, _currentAfter) || attempt == 3)
+            if (ProcessTotals.Unchanged(before, after) || attempt == 3)
                 break;
         }
-        ProcessTotals.AddCurrent(into, start, _currentAfter);
+        ProcessTotals.AddCurrent(into, start, after);
     }
 
     public void ReadConnections(List<ConnectionTotals> into) =>
