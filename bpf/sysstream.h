@@ -213,6 +213,21 @@ enum ss_top_conn_flags {
 	SS_TOP_CONN_CLOSED = 1 << 6,      /* TCP reached CLOSE */
 };
 
+/* A TCP socket's bytes and calls as they grow, in socket-local storage (ss_top_live), once the
+ * socket has made a few calls: the byte hooks find it through the socket and look up no row. Its ss_top_conns row is brought up to
+ * these counts now and then while the socket is used (top.bpf.c), and at CLOSE. Both only grow
+ * and the row never holds more, so a reader takes the larger of each count. The iterator
+ * ss_top_live_iter writes this record for every socket that has one. */
+struct ss_top_live {
+	__u64 cookie;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u64 tx_calls;
+	__u64 rx_calls;
+	__u64 last_ns;
+	__u64 sync_ns;   /* the row was last brought up to date (0: at every call, once closed) */
+};
+
 /* A value of ss_top_conns, keyed by socket cookie (sk.cookie). Shared by all CPUs: counters are
  * added atomically. */
 struct ss_top_conn {

@@ -34,11 +34,25 @@ const volatile bool ss_top_unix = false;
  * from the byte hooks, and user space leaves the cgroup sendmsg/recvmsg programs unloaded. */
 const volatile bool ss_top_peers_on = false;
 
+/* Count TCP bytes in socket-local storage (ss_top_live), read by the iterator ss_top_live_iter.
+ * Off (a kernel without sk storage iterators), every call adds to the row as it did. */
+const volatile bool ss_top_live_on = false;
+
+/* How long a TCP socket's row may lag behind its live counts while the socket is used: the row
+ * also keeps the socket's state, RTT and retransmits current, and its place in the LRU. */
+#define TOP_SYNC_NS 100000000ULL
+
+/* Calls a TCP socket makes, counted in its row, before it gets live counts: their storage costs
+ * an allocation at the first and a free at the socket's end, which short connections (one
+ * request each) would pay for nothing. */
+#define TOP_LIVE_AFTER_CALLS 8
+
 /* Keep the record types in BTF so user space can generate its structs from them. */
 const struct ss_top_pkey *ss_unused_top_pkey __attribute__((unused));
 const struct ss_top_proc *ss_unused_top_proc __attribute__((unused));
 const struct ss_top_cur *ss_unused_top_cur __attribute__((unused));
 const struct ss_top_conn *ss_unused_top_conn __attribute__((unused));
+const struct ss_top_live *ss_unused_top_live __attribute__((unused));
 const enum ss_top_conn_flags *ss_unused_top_cflags __attribute__((unused));
 const struct ss_top_peer_key *ss_unused_top_peer_key __attribute__((unused));
 const struct ss_top_peer *ss_unused_top_peer __attribute__((unused));
@@ -95,6 +109,14 @@ struct {
 	__type(key, int);
 	__type(value, struct top_note);
 } ss_top_note SEC(".maps");
+
+/* A TCP socket's live counts (see sysstream.h), created at its first counted byte. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ss_top_live);
+} ss_top_live SEC(".maps");
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -296,6 +318,51 @@ static __always_inline void top_peer_io(struct sock *sk, __u64 cookie, __u64 pid
 	v->last_ns = now;
 }
 
+static __always_inline void top_live_add(struct ss_top_live *live, int ret, bool tx, __u64 now)
+{
+	if (tx) {
+		__sync_fetch_and_add(&live->tx_bytes, ret);
+		__sync_fetch_and_add(&live->tx_calls, 1);
+	} else {
+		__sync_fetch_and_add(&live->rx_bytes, ret);
+		__sync_fetch_and_add(&live->rx_calls, 1);
+	}
+	live->last_ns = now;
+}
+
+/* Brings a row's counts up to its socket's live ones (which are never fewer). */
+static __always_inline void top_live_sync(struct ss_top_conn *c, const struct ss_top_live *live)
+{
+	if (live->tx_bytes > c->tx_bytes)
+		c->tx_bytes = live->tx_bytes;
+	if (live->rx_bytes > c->rx_bytes)
+		c->rx_bytes = live->rx_bytes;
+	if (live->tx_calls > c->tx_calls)
+		c->tx_calls = live->tx_calls;
+	if (live->rx_calls > c->rx_calls)
+		c->rx_calls = live->rx_calls;
+	if (live->last_ns > c->last_ns)
+		c->last_ns = live->last_ns;
+}
+
+/* A TCP socket's live counts, started at what its row counted before (its first calls, or all of
+ * them when storage failed). The first CPU to set the cookie starts them, by adding, so a byte
+ * counted meanwhile by another CPU stays counted. */
+static __always_inline struct ss_top_live *top_live_create(struct sock *sk, struct ss_top_conn *c, __u64 cookie)
+{
+	struct ss_top_live *live = bpf_sk_storage_get(&ss_top_live, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (!live || live->cookie)
+		return live;
+	if (__sync_val_compare_and_swap(&live->cookie, 0, cookie) != 0)
+		return live;
+	__sync_fetch_and_add(&live->tx_bytes, c->tx_bytes);
+	__sync_fetch_and_add(&live->rx_bytes, c->rx_bytes);
+	__sync_fetch_and_add(&live->tx_calls, c->tx_calls);
+	__sync_fetch_and_add(&live->rx_calls, c->rx_calls);
+	return live;
+}
+
 /* Makes key this CPU's current process: adds what the previous one counted here to its row
  * (only a row that still exists: user space may have retired it) and returns key's row, created
  * when missing. seq is odd in between, so that user space can tell a read that overlapped. */
@@ -327,6 +394,44 @@ static __always_inline struct ss_top_proc *top_switch(struct ss_top_cur *cur, co
 	return top_proc(key);
 }
 
+/* Adds a call's bytes to the calling process: to this CPU's current-process slot, which first
+ * becomes the caller's when another process had it. */
+static __always_inline void top_proc_io(struct task_struct *task, const struct ss_top_pkey *key,
+					__u64 uid_gid, int ret, bool tx, __u64 now)
+{
+	struct ss_top_cur *cur;
+	struct ss_top_proc *p;
+	__u32 zero = 0;
+
+	cur = bpf_map_lookup_elem(&ss_top_cur, &zero);
+	if (!cur)
+		return;
+	if (cur->key.tgid != key->tgid || cur->key.start_ns != key->start_ns) {
+		p = top_switch(cur, key);
+		if (!p)
+			return;
+		/* A real clock here (this runs once per change of process on a CPU): the facts' time
+		 * decides which CPU's copy is the newest, and the socket's clock may predate the
+		 * process (a socket inherited with data already received). */
+		if (!p->facts_ns || !p->first_ns) {
+			__u64 t = bpf_ktime_get_ns();
+
+			if (!p->facts_ns)
+				top_proc_facts(p, task, uid_gid, t);
+			if (!p->first_ns)
+				p->first_ns = t;
+		}
+	}
+	cur->last_ns = now;
+	if (tx) {
+		cur->tx_bytes += ret;
+		cur->tx_calls++;
+	} else {
+		cur->rx_bytes += ret;
+		cur->rx_calls++;
+	}
+}
+
 /* Bytes moved by a system call on a socket: runs in the caller's context, for every send/recv
  * path (send*, write*, sendfile/splice, io_uring ...). */
 static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
@@ -334,11 +439,10 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 	struct task_struct *task;
 	struct ss_top_pkey key;
 	struct ss_top_conn *c;
-	struct ss_top_proc *p;
-	struct ss_top_cur *cur;
+	struct ss_top_live *live = NULL;
 	__u64 pid_tgid, uid_gid, cookie, now, delta;
-	__u32 zero = 0;
 	__u16 family;
+	bool tcp;
 
 	if (ret <= 0 || !sk)
 		return 0;
@@ -355,11 +459,22 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		return 0;
 	/* TCP keeps the time of its last packet event (tcp_clock_cache, CLOCK_MONOTONIC ns, refreshed
 	 * as it sends and receives): a load instead of a clock read, which costs ~45 ns here */
-	now = family != AF_UNIX && sk->sk_protocol == IPPROTO_TCP ?
-		SS_CAST(sk, struct tcp_sock)->tcp_clock_cache : 0;
+	tcp = family != AF_UNIX && sk->sk_protocol == IPPROTO_TCP;
+	now = tcp ? SS_CAST(sk, struct tcp_sock)->tcp_clock_cache : 0;
 	if (!now)
 		now = bpf_ktime_get_ns();
 	top_pkey_of(task, &key);
+
+	/* The common case: a TCP socket counted before, its row brought up to date lately. */
+	if (ss_top_live_on && tcp && sk->sk_bpf_storage) { /* a load first: most short sockets have none */
+		live = bpf_sk_storage_get(&ss_top_live, sk, 0, 0);
+		if (live && now - live->sync_ns < TOP_SYNC_NS) {
+			top_live_add(live, ret, tx, now);
+			top_proc_io(task, &key, uid_gid, ret, tx, now);
+			return 0;
+		}
+	}
+
 	/* assigned once per socket; after that a load */
 	cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
@@ -374,7 +489,14 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 			return 0;
 	}
 	top_claim(c, &key, (__u32)uid_gid);
-	if (tx) {
+	if (ss_top_live_on && tcp && !live && c->tx_calls + c->rx_calls >= TOP_LIVE_AFTER_CALLS)
+		live = top_live_create(sk, c, cookie);
+	if (live) {
+		top_live_add(live, ret, tx, now);
+		top_live_sync(c, live);
+		/* once closed, every call keeps the row current (the last bytes read after a reset) */
+		live->sync_ns = c->flags & SS_TOP_CONN_CLOSED ? 0 : now;
+	} else if (tx) {
 		__sync_fetch_and_add(&c->tx_bytes, ret);
 		__sync_fetch_and_add(&c->tx_calls, 1);
 	} else {
@@ -399,33 +521,7 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 	    c->sk.state != TCP_ESTABLISHED)
 		top_peer_io(sk, cookie, pid_tgid, ret, tx, now);
 
-	cur = bpf_map_lookup_elem(&ss_top_cur, &zero);
-	if (!cur)
-		return 0;
-	if (cur->key.tgid != key.tgid || cur->key.start_ns != key.start_ns) {
-		p = top_switch(cur, &key);
-		if (!p)
-			return 0;
-		/* A real clock here (this runs once per change of process on a CPU): the facts' time
-		 * decides which CPU's copy is the newest, and the socket's clock may predate the
-		 * process (a socket inherited with data already received). */
-		if (!p->facts_ns || !p->first_ns) {
-			__u64 t = bpf_ktime_get_ns();
-
-			if (!p->facts_ns)
-				top_proc_facts(p, task, uid_gid, t);
-			if (!p->first_ns)
-				p->first_ns = t;
-		}
-	}
-	cur->last_ns = now;
-	if (tx) {
-		cur->tx_bytes += ret;
-		cur->tx_calls++;
-	} else {
-		cur->rx_bytes += ret;
-		cur->rx_calls++;
-	}
+	top_proc_io(task, &key, uid_gid, ret, tx, now);
 	/* retransmits belong to the connection's owner, which is the caller almost always */
 	if (delta)
 		top_charge_owner(c, TOP_RETRANS, delta, now);
@@ -574,6 +670,15 @@ int BPF_PROG(ss_top_state, struct sock *sk, const int oldstate, const int newsta
 		}
 		c->close_ns = now;
 		top_charge_owner(c, TOP_RETRANS, delta, now);
+		/* the row takes the final counts: the socket and its storage go soon */
+		if (ss_top_live_on && sk->sk_bpf_storage) {
+			struct ss_top_live *live = bpf_sk_storage_get(&ss_top_live, sk, 0, 0);
+
+			if (live) {
+				top_live_sync(c, live);
+				live->sync_ns = 0;
+			}
+		}
 	}
 	return 0;
 }
@@ -623,6 +728,19 @@ int BPF_PROG(ss_top_rst_tx, struct sock *sk, struct sk_buff *skb)
 		return 0;
 	__sync_fetch_and_or(&c->flags, SS_TOP_CONN_RST_TX);
 	top_charge_owner(c, TOP_RESET, 1, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* Writes the live counts of every TCP socket that has them, for user space to read at once
+ * (a map walk cannot read socket-local storage). */
+SEC("iter/bpf_sk_storage_map")
+int ss_top_live_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct ss_top_live *live = ctx->value;
+
+	if (!ctx->sk || !live)
+		return 0;
+	bpf_seq_write(ctx->meta->seq, live, sizeof(*live));
 	return 0;
 }
 

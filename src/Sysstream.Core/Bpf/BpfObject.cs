@@ -199,6 +199,77 @@ internal sealed unsafe class BpfObject : IDisposable
         return section;
     }
 
+    /// <summary>Attaches an iterator program over the map open as <paramref name="mapFd"/> (a map
+    /// iterator needs its map, so <see cref="AttachAll"/> leaves it alone). Each
+    /// <see cref="RunIterator"/> walks the map again.</summary>
+    public string AttachMapIterator(string progName, int mapFd)
+    {
+        nint prog = Libbpf.bpf_object__find_program_by_name(Raw, progName);
+        if (prog == 0)
+            throw new InvalidOperationException($"no BPF program named {progName}");
+        string section = Utf8(Libbpf.bpf_program__section_name(prog));
+        var info = new Libbpf.bpf_iter_link_info { map_fd = (uint)mapFd };
+        var opts = new Libbpf.bpf_iter_attach_opts
+        {
+            sz = (nuint)sizeof(Libbpf.bpf_iter_attach_opts),
+            link_info = &info,
+            link_info_len = (uint)sizeof(Libbpf.bpf_iter_link_info),
+        };
+        nint link = Libbpf.bpf_program__attach_iter(prog, &opts);
+        if (link == 0)
+            throw SysstreamException.FromErrno($"attaching {section}", Marshal.GetLastPInvokeError());
+        _links.Add((section, new BpfLinkHandle(link)));
+        _attachedApart.Add(prog);
+        return section;
+    }
+
+    /// <summary>
+    /// Runs an iterator attached with <see cref="AttachMapIterator"/> and appends what it writes
+    /// to <paramref name="into"/> from <paramref name="length"/> on, growing it as needed. Returns
+    /// the new length.
+    /// </summary>
+    public int RunIterator(string progName, ref byte[] into, int length)
+    {
+        nint prog = Libbpf.bpf_object__find_program_by_name(Raw, progName);
+        string section = prog == 0 ? progName : Utf8(Libbpf.bpf_program__section_name(prog));
+        BpfLinkHandle? link = null;
+        foreach (var (name, l) in _links)
+        {
+            if (name == section)
+                link = l;
+        }
+        if (link is null)
+            throw new InvalidOperationException($"the iterator {progName} is not attached");
+        int fd = Libbpf.bpf_iter_create(Libbpf.bpf_link__fd(link.DangerousGetHandle()));
+        if (fd < 0)
+            throw SysstreamException.FromErrno($"running {section}", -fd);
+        try
+        {
+            while (true)
+            {
+                if (into.Length - length < 4096)
+                    Array.Resize(ref into, Math.Max(into.Length * 2, 65536));
+                nint n;
+                fixed (byte* p = &into[length])
+                    n = Libc.read(fd, p, (nuint)(into.Length - length));
+                if (n == 0)
+                    return length;
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == 4) // EINTR
+                        continue;
+                    throw SysstreamException.FromErrno($"reading {section}", errno);
+                }
+                length += (int)n;
+            }
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
     /// <summary>Detaches the named programs (those attached); the others stay attached.</summary>
     public void Detach(IEnumerable<string> progNames)
     {

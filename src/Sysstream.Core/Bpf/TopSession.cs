@@ -22,6 +22,9 @@ public sealed record TopOptions
     /// <summary>Give unix sockets their cookie inside connect() (cgroup connect_unix, Linux 6.7+), so
     /// a connect's return reports it. Only with unix sockets counted; skipped where the kernel lacks it.</summary>
     public bool UnixConnectCookies { get; init; }
+    /// <summary>Count TCP bytes in socket-local storage, read with a BPF iterator (no hash lookup
+    /// per call). Where the kernel cannot, top falls back to counting in the connection rows.</summary>
+    public bool LiveCounts { get; init; } = true;
     public bool Verbose { get; init; }
 }
 
@@ -37,6 +40,8 @@ public sealed class TopSession : ITopSource, IDisposable
     public const string CurrentMap = "ss_top_cur";
     public const string ConnsMap = "ss_top_conns";
     public const string PeersMap = "ss_top_peers";
+    public const string LiveMap = "ss_top_live";
+    public const string LiveIterator = "ss_top_live_iter";
 
     /// <summary>The cgroup sock_addr programs that note the peers of unconnected UDP datagrams.</summary>
     private static readonly string[] PeerPrograms = ["ss_top_snd4", "ss_top_snd6", "ss_top_rcv4", "ss_top_rcv6"];
@@ -59,11 +64,35 @@ public sealed class TopSession : ITopSource, IDisposable
 
     private TopSession(BpfObject obj) => _obj = obj;
 
+    /// <summary>TCP bytes are counted in socket-local storage and read with the iterator.</summary>
+    public bool LiveCounts { get; private set; }
+
+    /// <summary>Why TCP bytes are counted in the rows alone although live counts were asked for.</summary>
+    public string? LiveCountsProblem { get; private set; }
+
     /// <summary>Checks the prerequisites, loads the programs with the filters, and attaches them.</summary>
     public static TopSession Start(TopOptions options)
     {
         Preflight.EnsureCanTrace();
         LibbpfLog.Install(options.Verbose);
+        if (!options.LiveCounts)
+            return StartWith(options);
+        try
+        {
+            return StartWith(options);
+        }
+        catch (SysstreamException ex)
+        {
+            // A kernel without sk storage iterators (before 5.9, or with them locked down): the
+            // rows count everything, as they can. Any other failure recurs here and is reported.
+            TopSession session = StartWith(options with { LiveCounts = false });
+            session.LiveCountsProblem = ex.Message;
+            return session;
+        }
+    }
+
+    private static TopSession StartWith(TopOptions options)
+    {
         var obj = BpfObject.Open(BpfObject.EmbeddedImage(ObjectName));
         var session = new TopSession(obj);
         try
@@ -99,6 +128,8 @@ public sealed class TopSession : ITopSource, IDisposable
                 obj.SetProgramType(UnixConnectProgram, Interop.Libbpf.BPF_PROG_TYPE_CGROUP_SOCK_ADDR, Interop.Libbpf.BPF_CGROUP_UNIX_CONNECT);
             obj.SetAutoload(UnixConnectProgram, unixCookies);
             obj.SetKnob("ss_top_peers_on", peers ? (byte)1 : (byte)0);
+            obj.SetKnob("ss_top_live_on", options.LiveCounts ? (byte)1 : (byte)0);
+            obj.SetAutoload(LiveIterator, options.LiveCounts);
             // Off, the map is never written: the smallest size keeps its memory small.
             obj.SetMaxEntries(PeersMap, peers ? Math.Max(16u, options.MaxPeers) : 16u);
             foreach (string prog in PeerPrograms)
@@ -123,6 +154,12 @@ public sealed class TopSession : ITopSource, IDisposable
                 {
                     // without it, unix connects are mapped as before: from their events, without bytes
                 }
+            }
+            // before AttachAll, which would attach it without its map
+            if (options.LiveCounts)
+            {
+                attached.Add(obj.AttachMapIterator(LiveIterator, obj.MapFd(LiveMap)));
+                session.LiveCounts = true;
             }
             attached.AddRange(obj.AttachAll());
             session.Attached = attached;
@@ -200,9 +237,33 @@ public sealed class TopSession : ITopSource, IDisposable
         ProcessTotals.AddCurrent(into, start, after);
     }
 
-    public void ReadConnections(List<ConnectionTotals> into) =>
+    /// <summary>
+    /// The connection rows, each TCP one with its socket's live counts. Those are read before
+    /// the rows: a socket that closes in between has its final counts in its row by then.
+    /// </summary>
+    public void ReadConnections(List<ConnectionTotals> into)
+    {
+        ReadLive();
         MapWalker.Walk(_connsFd, perCpu: false, (in ulong key, ReadOnlySpan<TopConn> values) =>
-            into.Add(ConnectionTotals.From(values[0])), ConnsMap);
+        {
+            TopConn row = values[0];
+            if (_live.TryGetValue(key, out TopLive live))
+                LiveCountsMerge.Apply(ref row, live);
+            into.Add(ConnectionTotals.From(row));
+        }, ConnsMap);
+    }
+
+    private readonly Dictionary<ulong, TopLive> _live = new();
+    private byte[] _liveBuffer = [];
+
+    private void ReadLive()
+    {
+        _live.Clear();
+        if (!LiveCounts)
+            return;
+        int length = _obj.RunIterator(LiveIterator, ref _liveBuffer, 0);
+        LiveCountsMerge.Parse(_liveBuffer.AsSpan(0, length), _live);
+    }
 
     public void ForgetProcess(ProcessKey key) =>
         MapWalker.Delete(_procsFd, new TopPkey { Tgid = (uint)key.Pid, StartNs = key.StartNs }, ProcsMap);

@@ -270,6 +270,18 @@ public unsafe partial struct TopCur
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 56)]
+public unsafe partial struct TopLive
+{
+    [FieldOffset(0)] public ulong Cookie;
+    [FieldOffset(8)] public ulong TxBytes;
+    [FieldOffset(16)] public ulong RxBytes;
+    [FieldOffset(24)] public ulong TxCalls;
+    [FieldOffset(32)] public ulong RxCalls;
+    [FieldOffset(40)] public ulong LastNs;
+    [FieldOffset(48)] public ulong SyncNs;
+}
+
+[StructLayout(LayoutKind.Explicit, Size = 56)]
 public unsafe partial struct TopPeer
 {
     [FieldOffset(0)] public ulong TxBytes;

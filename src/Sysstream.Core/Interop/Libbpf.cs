@@ -107,6 +107,32 @@ internal static unsafe partial class Libbpf
     public static partial int bpf_link__destroy(nint link);
 
     [LibraryImport(Lib)]
+    public static partial int bpf_link__fd(nint link);
+
+    /// <summary>struct bpf_iter_attach_opts: which map (or task, cgroup) an iterator walks.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct bpf_iter_attach_opts
+    {
+        public nuint sz;
+        public void* link_info;     // union bpf_iter_link_info *
+        public uint link_info_len;
+    }
+
+    /// <summary>union bpf_iter_link_info with its map member: 16 bytes, the largest member's size.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 16)]
+    public struct bpf_iter_link_info
+    {
+        [FieldOffset(0)] public uint map_fd;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint bpf_program__attach_iter(nint prog, bpf_iter_attach_opts* opts);
+
+    /// <summary>A new run of an attached iterator: read() the fd until it returns 0. Negative errno on failure.</summary>
+    [LibraryImport(Lib)]
+    public static partial int bpf_iter_create(int link_fd);
+
+    [LibraryImport(Lib)]
     public static partial int bpf_map__fd(nint map);
 
     [LibraryImport(Lib)]

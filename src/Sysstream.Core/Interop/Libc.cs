@@ -46,6 +46,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib)]
     public static partial int close(int fd);
 
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint read(int fd, byte* buf, nuint count);
+
     [LibraryImport(Lib)]
     public static partial int gettid();
 

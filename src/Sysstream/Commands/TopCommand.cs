@@ -83,6 +83,8 @@ internal static class TopCommand
             return ExitCodes.Ok;
         }
         Console.Error.WriteLine($"sysstream: attached {session.Attached.Count} hooks ({string.Join(", ", session.Attached)}) in {stopwatch.ElapsedMilliseconds} ms; top, every {run.Delay.TotalSeconds:0.###}s");
+        if (options.Verbose && session.LiveCountsProblem is { } noLive)
+            Console.Error.WriteLine($"sysstream: TCP bytes are counted in the connection rows: {noLive}");
         try
         {
             await TopApp.RunBatchAsync(sampler, facts, run, stdout, clock, stop.Signalled);

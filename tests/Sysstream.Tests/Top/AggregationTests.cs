@@ -123,6 +123,38 @@ public sealed class AggregationTests
     }
 
     [Fact]
+    public void LiveCounts_TakeTheLargerOfRowAndSocket_Each()
+    {
+        // the row lags behind the socket's counts; a socket read before the row caught up at
+        // CLOSE holds fewer than the row, never more bytes than were moved
+        var row = new TopConn { TxBytes = 100, RxBytes = 900, TxCalls = 2, RxCalls = 9, LastNs = 50 };
+        var live = new TopLive { Cookie = 7, TxBytes = 140, RxBytes = 800, TxCalls = 3, RxCalls = 8, LastNs = 60 };
+
+        LiveCountsMerge.Apply(ref row, live);
+
+        Assert.Equal((140UL, 900UL, 3UL, 9UL, 60UL), (row.TxBytes, row.RxBytes, row.TxCalls, row.RxCalls, row.LastNs));
+    }
+
+    [Fact]
+    public unsafe void LiveCounts_ParseWholeRecordsByCookie_SkippingUnstartedOnes()
+    {
+        TopLive[] records =
+        [
+            new() { Cookie = 7, TxBytes = 1 },
+            new() { Cookie = 0, TxBytes = 2 }, // created, not yet started by its first CPU
+            new() { Cookie = 9, RxBytes = 3 },
+        ];
+        var into = new Dictionary<ulong, TopLive> { [5] = new() { Cookie = 5 } };
+
+        LiveCountsMerge.Parse(System.Runtime.InteropServices.MemoryMarshal.AsBytes(records.AsSpan()), into);
+
+        Assert.Equal([5UL, 7UL, 9UL], into.Keys.Order());
+        Assert.Equal(1UL, into[7].TxBytes);
+        Assert.Equal(3UL, into[9].RxBytes);
+        Assert.Equal(56, sizeof(TopLive));
+    }
+
+    [Fact]
     public unsafe void ConnectionFrom_NormalisesV4MappedAddresses()
     {
         var c = new TopConn { OwnerTgid = 9, TxBytes = 3, Flags = (uint)(TopConnFlags.Active | TopConnFlags.Closed), CloseNs = 5 };
