@@ -110,7 +110,7 @@ struct {
 	__type(value, struct top_note);
 } ss_top_note SEC(".maps");
 
-/* A TCP socket's live counts (see sysstream.h), created at its first counted byte. */
+/* A TCP socket's live counts (see sysstream.h), created once it has made a few calls. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -481,6 +481,13 @@ static __always_inline int top_io(struct sock *sk, int ret, int flags, bool tx)
 		cookie = bpf_get_socket_cookie(sk);
 
 	c = bpf_map_lookup_elem(&ss_top_conns, &cookie);
+	if (!c && live && !live->sync_ns) {
+		/* Closed, and its row already read and retired by user space (bytes read after a
+		 * reset): a new row would start at the socket's whole count and show it again. */
+		top_live_add(live, ret, tx, now);
+		top_proc_io(task, &key, uid_gid, ret, tx, now);
+		return 0;
+	}
 	if (!c) {
 		if (!top_new_conn(sk, cookie, &key, (__u32)uid_gid, 0, now))
 			return 0;
