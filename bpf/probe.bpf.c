@@ -47,6 +47,14 @@ int ss_probe_fentry(void *ctx)
 	return 0;
 }
 
+/* BPF iterator (Linux 5.8+), attached over every task and detached at once: top reads its live
+ * TCP counts with one (iter/bpf_sk_storage_map, which needs a map to attach). */
+SEC("iter/task")
+int ss_probe_iter(struct bpf_iter__task *ctx)
+{
+	return 0;
+}
+
 /* Loaded only: attaching would need a cgroup. 1 lets the packet pass. */
 SEC("cgroup_skb/egress")
 int ss_probe_cgskb(struct __sk_buff *skb)

@@ -34,6 +34,9 @@ public class DoctorTests
         Assert.Equal("tp_btf/sys_enter", Hook("tp_btf").Target);
         Assert.Equal(HookStatus.Yes, Hook("raw_tracepoint").Status);
         Assert.Equal(HookStatus.Yes, Hook("ringbuf").Status);
+        Assert.Equal(HookStatus.Yes, Hook("iter").Status);
+        Assert.Equal("loads and attaches", Hook("iter").Detail);
+        Assert.Equal("iter/task", Hook("iter").Target);
 
         Assert.Equal(HookStatus.No, Hook("kprobe").Status);
         Assert.StartsWith("attach: ", Hook("kprobe").Detail);

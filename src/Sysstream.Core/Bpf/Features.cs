@@ -97,6 +97,7 @@ public static unsafe class Features
         new("tracepoint", "tracepoint", "ss_probe_tp", Attach: true),
         new("kprobe", "kprobe", "ss_probe_kprobe", Attach: true),
         new("fentry", "fentry", "ss_probe_fentry", Attach: true),
+        new("iter", "iterator", "ss_probe_iter", Attach: true),
         new("cgroup_skb", "cgroup_skb", "ss_probe_cgskb", Attach: false),
         new("cgroup_sock_addr", "sock_addr", "ss_probe_sockaddr", Attach: false),
         new("tc", "tc", "ss_probe_tc", Attach: false),
@@ -106,7 +107,7 @@ public static unsafe class Features
     public static readonly IReadOnlyList<(string Id, string Label)> HookOrder =
     [
         ("tp_btf", "tp_btf"), ("raw_tracepoint", "raw tracepoint"), ("tracepoint", "tracepoint"),
-        ("kprobe", "kprobe"), ("fentry", "fentry"), ("ringbuf", "ring buffer"),
+        ("kprobe", "kprobe"), ("fentry", "fentry"), ("iter", "iterator"), ("ringbuf", "ring buffer"),
         ("cgroup_skb", "cgroup_skb"), ("cgroup_sock_addr", "sock_addr"), ("tc", "tc"),
     ];
 

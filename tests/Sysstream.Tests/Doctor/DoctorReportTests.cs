@@ -30,6 +30,7 @@ public class DoctorReportTests
             new("tracepoint", "tracepoint", "syscalls:sys_enter_connect", HookStatus.No, "attach: ENOENT (tracefs not mounted)"),
             new("kprobe", "kprobe", "kprobe/__sys_connect", HookStatus.No, "attach: ENOENT (no kprobe PMU: CONFIG_KPROBES off?)"),
             new("fentry", "fentry", "fentry/__sys_connect", HookStatus.No, "load: EPERM (lockdown?)"),
+            new("iter", "iterator", "iter/task", HookStatus.Yes, "loads and attaches"),
             new("ringbuf", "ring buffer", "BPF_MAP_TYPE_RINGBUF", HookStatus.Yes, "supported"),
             new("cgroup_skb", "cgroup_skb", "cgroup_skb/egress", HookStatus.Yes, "loads; attach not tried"),
             new("cgroup_sock_addr", "sock_addr", "cgroup/sendmsg4", HookStatus.Yes, "loads; attach not tried"),
