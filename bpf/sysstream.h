@@ -214,10 +214,11 @@ enum ss_top_conn_flags {
 };
 
 /* A TCP socket's bytes and calls as they grow, in socket-local storage (ss_top_live), once the
- * socket has made a few calls: the byte hooks find it through the socket and look up no row. Its ss_top_conns row is brought up to
- * these counts now and then while the socket is used (top.bpf.c), and at CLOSE. Both only grow
- * and the row never holds more, so a reader takes the larger of each count. The iterator
- * ss_top_live_iter writes this record for every socket that has one. */
+ * socket has made a few calls: the byte hooks find it through the socket and look up no row.
+ * Its ss_top_conns row is brought up to these counts now and then while the socket is used
+ * (top.bpf.c), and at CLOSE. Both only grow and the row never holds more, so a reader takes the
+ * larger of each count. The iterator ss_top_live_iter writes this record for every socket that
+ * has one. */
 struct ss_top_live {
 	__u64 cookie;
 	__u64 tx_bytes;
