@@ -59,33 +59,24 @@ public sealed class TopJsonWriter
         w.WriteNumber(Key.Retransmits, t.Retransmits);
         w.WriteEndObject();
 
-        w.WriteStartArray(Key.Processes);
-        foreach (ProcessRow p in TopModel.Processes(state))
-        {
-            WriteProcess(w, p);
-            if (w.BytesPending > FlushBytes)
-                w.Flush();
-        }
-        w.WriteEndArray();
-
-        w.WriteStartArray(Key.Connections);
-        foreach (ConnectionRow c in TopModel.Connections(state))
-        {
-            WriteConnection(w, c);
-            if (w.BytesPending > FlushBytes)
-                w.Flush();
-        }
-        w.WriteEndArray();
-
-        w.WriteStartArray(Key.Hosts);
-        foreach (HostRow h in TopModel.Hosts(state))
-        {
-            WriteHost(w, h);
-            if (w.BytesPending > FlushBytes)
-                w.Flush();
-        }
-        w.WriteEndArray();
+        WriteArray(w, Key.Processes, TopModel.Processes(state), WriteProcess);
+        WriteArray(w, Key.Connections, TopModel.Connections(state), WriteConnection);
+        WriteArray(w, Key.Hosts, TopModel.Hosts(state), WriteHost);
         w.WriteEndObject();
+    }
+
+    /// <summary>An array of rows, passed on in pieces: a snapshot under churn is megabytes long.</summary>
+    private static void WriteArray<TRow>(Utf8JsonWriter w, JsonEncodedText name, IEnumerable<TRow> rows,
+        Action<Utf8JsonWriter, TRow> writeRow)
+    {
+        w.WriteStartArray(name);
+        foreach (TRow row in rows)
+        {
+            writeRow(w, row);
+            if (w.BytesPending > FlushBytes)
+                w.Flush();
+        }
+        w.WriteEndArray();
     }
 
     private void WriteProcess(Utf8JsonWriter w, ProcessRow p)
